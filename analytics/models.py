@@ -1,0 +1,1 @@
+"""Metric definitions, rollups and dashboards (a later issue builds these)."""

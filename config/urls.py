@@ -1,0 +1,28 @@
+"""URLs. Tenant pages are reached under /t/<slug>/ (TenantMiddleware strips the prefix and
+keeps it in the script prefix, so reverse() yields tenant URLs); the rest are global."""
+
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
+
+from partners import views
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("healthz", views.healthz, name="healthz"),
+    path("accounts/", include("partners.urls_accounts")),
+    path("admin/", admin.site.urls),
+    path("api/v1/", include("partners.api.urls")),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path(
+        "api/docs/",
+        SpectacularSwaggerSplitView.as_view(url_name="api-schema"),
+        name="api-docs",
+    ),
+    path("console/", include(("partners.urls_console", "console"))),
+    path("portal/", include(("partners.urls_portal", "portal"))),
+    path("people/", include(("partners.urls_people", "people"))),
+]
+
+handler403 = "partners.views.permission_denied"
+handler404 = "partners.views.page_not_found"

@@ -1,0 +1,1 @@
+"""Deal registration, conflicts, approvals, protection and leads (issue #3 builds these)."""

@@ -1,0 +1,1 @@
+"""Partner applications, onboarding templates and runs (a later issue builds these)."""

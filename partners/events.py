@@ -1,0 +1,111 @@
+"""The transactional outbox of domain events.
+
+A service records an event with :func:`record` inside its own transaction; the event row
+commits (or rolls back) with the change it announces. After commit, ``dispatch_event`` is
+enqueued; it runs every handler registered for the event's name that has not acknowledged
+it yet. A handler's work and its acknowledgement (an ``EventDelivery`` row, unique per event
+and handler) commit together, so a retried dispatch never runs a handler twice. Events whose
+dispatch was lost (a worker died, Redis was down) are picked up by the ``sweep_outbox``
+beat job.
+
+Higher apps register handlers in their ``AppConfig.ready``::
+
+    events.register("deal.won", "revenue.accrue_commission", accrue_commission)
+
+so a lower app never imports a higher one.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from partners.models import EventDelivery, OutboxEvent, Tenant
+
+logger = logging.getLogger(__name__)
+
+Handler = Callable[[OutboxEvent], None]
+
+
+@dataclass(frozen=True)
+class Registration:
+    name: str
+    handler: Handler
+
+
+_registry: dict[str, list[Registration]] = {}
+
+
+def register(event_name: str, handler_name: str, handler: Handler) -> None:
+    """Subscribe ``handler`` (known by the stable ``handler_name``) to ``event_name``."""
+    registrations = _registry.setdefault(event_name, [])
+    registrations[:] = [r for r in registrations if r.name != handler_name]
+    registrations.append(Registration(name=handler_name, handler=handler))
+
+
+def unregister(event_name: str, handler_name: str) -> None:
+    _registry[event_name] = [r for r in _registry.get(event_name, []) if r.name != handler_name]
+
+
+def handlers_for(event_name: str) -> list[Registration]:
+    return list(_registry.get(event_name, [])) + list(_registry.get("*", []))
+
+
+def record(*, tenant: Tenant, name: str, payload: dict | None = None) -> OutboxEvent:
+    """Write an event in the caller's transaction and dispatch it once that commits."""
+    event = OutboxEvent.objects.create(tenant=tenant, name=name, payload=payload or {})
+    from partners.tasks import dispatch_event
+
+    tenant_id, event_id = tenant.pk, event.pk
+    # robust: if the broker is down the change still stands; sweep_outbox enqueues it later.
+    transaction.on_commit(lambda: dispatch_event.delay(tenant_id, event_id), robust=True)
+    return event
+
+
+class HandlerFailed(Exception):
+    pass
+
+
+def deliver(event_id: int) -> list[str]:
+    """Run the pending handlers of one event in the current tenant. Returns the names run.
+
+    Raises HandlerFailed if any handler raised (after the others ran); the failed ones stay
+    pending and run again on the next attempt.
+    """
+    event = OutboxEvent.objects.filter(pk=event_id).first()
+    if event is None or event.dispatched_at is not None:
+        return []
+    done = set(EventDelivery.objects.filter(event=event).values_list("handler", flat=True))
+    ran: list[str] = []
+    failures: list[str] = []
+    for registration in handlers_for(event.name):
+        if registration.name in done:
+            continue
+        try:
+            with transaction.atomic():
+                try:
+                    # The acknowledgement goes first: a concurrent delivery of the same event
+                    # blocks here on the unique key and then skips, instead of running twice.
+                    with transaction.atomic():
+                        EventDelivery.objects.create(
+                            tenant_id=event.tenant_id, event=event, handler=registration.name
+                        )
+                except IntegrityError:
+                    continue
+                registration.handler(event)
+            ran.append(registration.name)
+        except Exception as exc:
+            logger.exception("event handler %s failed on %s", registration.name, event)
+            failures.append(f"{registration.name}: {exc!r}")
+    OutboxEvent.objects.filter(pk=event.pk).update(
+        attempts=event.attempts + 1,
+        last_error="\n".join(failures),
+        dispatched_at=None if failures else timezone.now(),
+    )
+    if failures:
+        raise HandlerFailed("; ".join(failures))
+    return ran

@@ -1,0 +1,103 @@
+"""Roles and what each may do: the one table that maps a membership's role to permissions.
+
+The table is loaded into one Django group per role (``sync_role_groups``, run after every
+migrate). ``partners.permissions.MembershipBackend`` answers ``user.has_perm`` from the group
+of the membership acting in the current tenant, so pages, the API and the admin all ask the
+same question the same way. Per-object grants (a manager's assigned partners, a shared deal)
+go through django-guardian on top of this.
+"""
+
+from __future__ import annotations
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class Role(models.TextChoices):
+    TENANT_ADMIN = "tenant_admin", _("Tenant admin")
+    CHANNEL_MANAGER = "channel_manager", _("Channel manager")
+    FINANCE = "finance", _("Finance")
+    MARKETING = "marketing", _("Marketing")
+    ANALYST = "analyst", _("Analyst")
+    PARTNER_ADMIN = "partner_admin", _("Partner admin")
+    PARTNER_REP = "partner_rep", _("Partner rep")
+
+
+STAFF_ROLES = frozenset(
+    {Role.TENANT_ADMIN, Role.CHANNEL_MANAGER, Role.FINANCE, Role.MARKETING, Role.ANALYST}
+)
+PARTNER_ROLES = frozenset({Role.PARTNER_ADMIN, Role.PARTNER_REP})
+
+_VIEW_DIRECTORY = [
+    "partners.view_partner",
+    "partners.view_membership",
+]
+
+ROLE_PERMISSIONS: dict[str, list[str]] = {
+    Role.TENANT_ADMIN: [
+        "partners.access_staff_console",
+        "partners.access_tenant_admin",
+        "partners.invite_staff",
+        "partners.invite_partner_user",
+        "partners.view_tenant",
+        "partners.change_tenant",
+        "partners.view_partner",
+        "partners.add_partner",
+        "partners.change_partner",
+        "partners.delete_partner",
+        "partners.view_membership",
+        "partners.add_membership",
+        "partners.change_membership",
+        "partners.delete_membership",
+        "partners.view_invitation",
+        "partners.add_invitation",
+        "partners.delete_invitation",
+        "partners.view_apitoken",
+        "partners.delete_apitoken",
+        "partners.view_outboxevent",
+        "partners.view_automationrun",
+    ],
+    Role.CHANNEL_MANAGER: [
+        "partners.access_staff_console",
+        "partners.invite_partner_user",
+        "partners.change_partner",
+        "partners.view_invitation",
+        "partners.add_invitation",
+        "partners.delete_invitation",
+        *_VIEW_DIRECTORY,
+    ],
+    Role.FINANCE: ["partners.access_staff_console", *_VIEW_DIRECTORY],
+    Role.MARKETING: ["partners.access_staff_console", "partners.view_partner"],
+    Role.ANALYST: [
+        "partners.access_staff_console",
+        "partners.view_automationrun",
+        *_VIEW_DIRECTORY,
+    ],
+    Role.PARTNER_ADMIN: [
+        "partners.access_partner_portal",
+        "partners.invite_partner_user",
+        "partners.view_invitation",
+        "partners.add_invitation",
+        "partners.delete_invitation",
+        "partners.view_membership",
+    ],
+    Role.PARTNER_REP: ["partners.access_partner_portal"],
+}
+
+
+def is_staff_role(role: str) -> bool:
+    return role in STAFF_ROLES
+
+
+def is_partner_role(role: str) -> bool:
+    return role in PARTNER_ROLES
+
+
+def invitable_roles(inviter_role: str, inviter_perms: set[str]) -> list[str]:
+    """Roles a member may invite someone to: staff need invite_staff for staff roles."""
+    roles: list[str] = []
+    if "partners.invite_staff" in inviter_perms:
+        roles += [r.value for r in Role if r in STAFF_ROLES]
+    if "partners.invite_partner_user" in inviter_perms:
+        roles += [Role.PARTNER_ADMIN.value, Role.PARTNER_REP.value]
+    return roles

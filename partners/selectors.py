@@ -1,0 +1,105 @@
+"""Reads shared by pages, the API and the admin. Scoped by the current tenant unless noted."""
+
+from __future__ import annotations
+
+import hashlib
+
+from django.db.models import QuerySet
+
+from partners.models import ApiToken, Invitation, Membership, Partner, Tenant, User
+from partners.tenancy import dangerously_all_tenants, require_tenant
+
+
+def hash_secret(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def active_membership(*, user: User) -> Membership | None:
+    """The user's active membership in the current tenant."""
+    if not user.is_authenticated or not user.is_active:
+        return None
+    return (
+        Membership.objects.select_related("partner", "user", "tenant")
+        .filter(user=user, is_active=True)
+        .first()
+    )
+
+
+def memberships_for_user(*, user: User) -> list[Membership]:
+    """Every active membership of a user, across tenants (for the tenant switcher)."""
+    if not user.is_authenticated:
+        return []
+    # Identity look-up before a tenant is chosen: the user's own rows only.
+    with dangerously_all_tenants():
+        return list(
+            Membership.objects.select_related("tenant", "partner")
+            .filter(user=user, is_active=True, tenant__is_active=True)
+            .order_by("tenant__name")
+        )
+
+
+def tenants_where_user_has_role(*, user: User, roles: list[str]) -> list[Tenant]:
+    return [m.tenant for m in memberships_for_user(user=user) if m.role in roles]
+
+
+def api_token_by_key(key: str) -> ApiToken | None:
+    """Find a live token by its key. Tokens are looked up before the tenant is known."""
+    if not key or len(key) > 200:
+        return None
+    with dangerously_all_tenants():
+        return (
+            ApiToken.objects.select_related("tenant", "membership__user", "membership__partner")
+            .filter(
+                key_hash=hash_secret(key),
+                revoked_at__isnull=True,
+                membership__is_active=True,
+                membership__user__is_active=True,
+                tenant__is_active=True,
+            )
+            .first()
+        )
+
+
+def invitation_by_token(token: str) -> Invitation | None:
+    """Find an invitation by the secret in its link (before the invitee is a member)."""
+    if not token or len(token) > 200:
+        return None
+    with dangerously_all_tenants():
+        return (
+            Invitation.objects.select_related("tenant", "partner", "invited_by")
+            .filter(token_hash=hash_secret(token))
+            .first()
+        )
+
+
+def membership_list(*, actor: Membership) -> QuerySet[Membership]:
+    """People an actor may see: staff see the tenant, partner users their own organization."""
+    require_tenant()
+    queryset = Membership.objects.select_related("user", "partner").order_by("user__email")
+    if actor.is_partner_member:
+        queryset = queryset.filter(partner_id=actor.partner_id)
+    return queryset
+
+
+def invitation_list(*, actor: Membership) -> QuerySet[Invitation]:
+    queryset = Invitation.objects.select_related("partner", "invited_by").order_by("-created_at")
+    if actor.is_partner_member:
+        queryset = queryset.filter(partner_id=actor.partner_id)
+    return queryset
+
+
+def partner_list(*, actor: Membership) -> QuerySet[Partner]:
+    queryset = Partner.objects.order_by("name")
+    if actor.is_partner_member:
+        queryset = queryset.filter(pk=actor.partner_id)
+    return queryset
+
+
+def api_token_list(*, actor: Membership) -> QuerySet[ApiToken]:
+    return ApiToken.objects.filter(membership=actor, revoked_at__isnull=True).order_by(
+        "-created_at"
+    )
+
+
+def user_exists(*, email: str) -> bool:
+    return User.objects.filter(email__iexact=email).exists()

@@ -1,0 +1,195 @@
+"""Tenancy: the current tenant, the scoped manager, and the database session settings.
+
+How tenancy is enforced (read this before adding a model, a view or a task):
+
+1. Every tenant-owned model subclasses :class:`TenantModel`. Its ``objects`` manager filters
+   by the current tenant and raises :class:`TenantContextMissing` when there is none, so a
+   forgotten scope fails loudly instead of returning every tenant's rows.
+2. The current tenant lives in a ContextVar set by :func:`tenant_context`, which also opens a
+   transaction and runs ``set_config('app.tenant_id', <id>, true)`` (``SET LOCAL``) in it.
+   ``TenantMiddleware`` wraps every tenant request in it, ``tenant_task`` every Celery task,
+   and management commands call it themselves. On exit the setting is restored, so it never
+   outlives the block, not even on a pooled connection or inside an outer test transaction.
+3. PostgreSQL row-level security, enabled and forced on every table with a ``tenant_id``
+   (added by migrations automatically, see ``partners.db_operations``), compares
+   ``tenant_id`` with ``app.tenant_id``. The runtime role is neither superuser, owner nor
+   BYPASSRLS, so a queryset bug returns nothing rather than another tenant's rows.
+4. Operator code that must cross tenants uses :func:`dangerously_all_tenants`, the one escape
+   hatch: it switches the app layer off and ``SET LOCAL ROLE``s to the BYPASSRLS ops role for
+   the block. Grep for it in review.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from contextvars import ContextVar
+from typing import TYPE_CHECKING, Any
+
+from django.conf import settings
+from django.db import connection, models, transaction
+from django.db.models import Expression
+
+if TYPE_CHECKING:
+    from partners.models import Membership, Tenant
+
+
+class TenantContextMissing(RuntimeError):
+    """A tenant-owned model was queried with no tenant in context."""
+
+
+class CrossTenantReference(ValueError):
+    """A row would reference a row of another tenant."""
+
+
+_current_tenant: ContextVar[Tenant | None] = ContextVar("trellis_tenant", default=None)
+_current_membership: ContextVar[Membership | None] = ContextVar("trellis_membership", default=None)
+_all_tenants: ContextVar[bool] = ContextVar("trellis_all_tenants", default=False)
+
+
+def get_current_tenant() -> Tenant | None:
+    return _current_tenant.get()
+
+
+def require_tenant() -> Tenant:
+    tenant = _current_tenant.get()
+    if tenant is None:
+        raise TenantContextMissing(
+            "No tenant in context. Wrap the code in partners.tenancy.tenant_context(tenant)."
+        )
+    return tenant
+
+
+def get_current_membership() -> Membership | None:
+    return _current_membership.get()
+
+
+def _set_db_tenant(tenant_id: int | None) -> str:
+    """Set app.tenant_id for the current transaction; returns the previous value."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT current_setting('app.tenant_id', true), set_config('app.tenant_id', %s, true)",
+            ["" if tenant_id is None else str(tenant_id)],
+        )
+        previous = cursor.fetchone()[0]
+    return previous or ""
+
+
+@contextlib.contextmanager
+def tenant_context(tenant: Tenant, membership: Membership | None = None) -> Iterator[Tenant]:
+    """Run the block as ``tenant``: ContextVar for the app layer, SET LOCAL for the database."""
+    tenant_token = _current_tenant.set(tenant)
+    membership_token = _current_membership.set(membership)
+    try:
+        with transaction.atomic():
+            previous = _set_db_tenant(tenant.pk)
+            try:
+                yield tenant
+            finally:
+                if not connection.needs_rollback:
+                    with contextlib.suppress(Exception):
+                        with connection.cursor() as cursor:
+                            cursor.execute(
+                                "SELECT set_config('app.tenant_id', %s, true)", [previous]
+                            )
+    finally:
+        _current_membership.reset(membership_token)
+        _current_tenant.reset(tenant_token)
+
+
+def set_current_membership(membership: Membership | None) -> None:
+    """Attach the acting membership inside an already-open tenant_context."""
+    _current_membership.set(membership)
+
+
+@contextlib.contextmanager
+def dangerously_all_tenants() -> Iterator[None]:
+    """Operator escape hatch: read and write across tenants for the duration of the block.
+
+    Only operator jobs (sweeps over every tenant), identity look-ups that happen before a
+    tenant is known (login, token and invitation look-ups) and the superuser admin may use it.
+    """
+    token = _all_tenants.set(True)
+    try:
+        with transaction.atomic():
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT current_user")
+                role_before = cursor.fetchone()[0]
+                cursor.execute(f'SET LOCAL ROLE "{settings.DATABASE_OPS_ROLE}"')
+            try:
+                yield
+            finally:
+                if not connection.needs_rollback:
+                    with contextlib.suppress(Exception):
+                        with connection.cursor() as cursor:
+                            cursor.execute(f'SET LOCAL ROLE "{role_before}"')
+    finally:
+        _all_tenants.reset(token)
+
+
+def all_tenants_active() -> bool:
+    return _all_tenants.get()
+
+
+class TenantScope(Expression):
+    """``tenant_id = <current tenant>``, decided when the SQL is compiled, not when the
+    queryset is built. So a queryset may be declared anywhere (a form field at import time,
+    a class attribute) and still fails closed: compiling it with no tenant raises."""
+
+    conditional = True
+    output_field = models.BooleanField()
+
+    def __init__(self, column: Any = None) -> None:
+        super().__init__()
+        self.column = column
+
+    def get_source_expressions(self) -> list:
+        return [self.column] if self.column is not None else []
+
+    def set_source_expressions(self, exprs: list) -> None:
+        self.column = exprs[0] if exprs else None
+
+    def resolve_expression(
+        self, query=None, allow_joins=True, reuse=None, summarize=False, for_save=False
+    ):
+        clone = self.copy()
+        clone.column = query.resolve_ref("tenant_id", allow_joins, reuse, summarize)
+        return clone
+
+    def as_sql(self, compiler, connection):
+        if _all_tenants.get():
+            return "TRUE", ()
+        column_sql, params = compiler.compile(self.column)
+        return f"{column_sql} = %s", (*params, require_tenant().pk)
+
+
+class TenantQuerySet(models.QuerySet):
+    pass
+
+
+class TenantManager(models.Manager.from_queryset(TenantQuerySet)):
+    """Scopes every query to the current tenant; fails closed (raises) without one."""
+
+    def get_queryset(self) -> models.QuerySet:
+        return super().get_queryset().filter(TenantScope())
+
+
+class TenantModel(models.Model):
+    """Base for every tenant-owned model."""
+
+    tenant = models.ForeignKey(
+        "partners.Tenant", on_delete=models.CASCADE, related_name="+", editable=False
+    )
+
+    objects = TenantManager()
+
+    class Meta:
+        abstract = True
+
+    def assert_same_tenant(self, *related: Any) -> None:
+        """Refuse references to rows of another tenant (the service-level guard)."""
+        for obj in related:
+            if obj is not None and getattr(obj, "tenant_id", self.tenant_id) != self.tenant_id:
+                raise CrossTenantReference(
+                    f"{type(obj).__name__} {obj.pk} belongs to another tenant."
+                )
