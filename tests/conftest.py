@@ -1,0 +1,102 @@
+"""Test set-up: the test database is created and migrated as the owner role, then every
+test talks to it as the runtime role, exactly like the web and worker processes."""
+
+from __future__ import annotations
+
+import pytest
+from django.test.utils import setup_databases, teardown_databases
+
+from tests.factories import (  # noqa: F401  (re-exported fixtures below use them)
+    MembershipFactory,
+    PartnerFactory,
+    TenantFactory,
+    UserFactory,
+)
+
+DEMO_PASSWORD = "trellis-demo"
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(
+    request,
+    django_test_environment,
+    django_db_blocker,
+    django_db_keepdb,
+    django_db_modify_db_settings,
+):
+    from partners.dbroles import ensure_roles_and_grants, owner_connection
+
+    verbosity = request.config.option.verbose
+    with django_db_blocker.unblock(), owner_connection():
+        db_cfg = setup_databases(verbosity=verbosity, interactive=False, keepdb=django_db_keepdb)
+        ensure_roles_and_grants()
+    yield
+    if not django_db_keepdb:
+        with django_db_blocker.unblock(), owner_connection():
+            teardown_databases(db_cfg, verbosity=verbosity)
+
+
+@pytest.fixture(autouse=True)
+def _clear_cache():
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+
+
+@pytest.fixture
+def tenant(db):
+    return TenantFactory(slug="acme", name="Acme")
+
+
+@pytest.fixture
+def other_tenant(db):
+    return TenantFactory(slug="globex", name="Globex")
+
+
+@pytest.fixture
+def partner(tenant):
+    return PartnerFactory(tenant=tenant, name="Northwind", domain="northwind.test")
+
+
+@pytest.fixture
+def tenant_admin(tenant):
+    return MembershipFactory(tenant=tenant, role="tenant_admin", user__email="admin@acme.test")
+
+
+@pytest.fixture
+def channel_manager(tenant):
+    return MembershipFactory(tenant=tenant, role="channel_manager", user__email="manager@acme.test")
+
+
+@pytest.fixture
+def partner_admin(tenant, partner):
+    return MembershipFactory(
+        tenant=tenant, role="partner_admin", partner=partner, user__email="padmin@northwind.test"
+    )
+
+
+@pytest.fixture
+def partner_rep(tenant, partner):
+    return MembershipFactory(
+        tenant=tenant, role="partner_rep", partner=partner, user__email="rep@northwind.test"
+    )
+
+
+@pytest.fixture
+def outsider(other_tenant):
+    """A tenant admin of another tenant: the third actor of every isolation test."""
+    return MembershipFactory(
+        tenant=other_tenant, role="tenant_admin", user__email="admin@globex.test"
+    )
+
+
+@pytest.fixture
+def login(client):
+    """Sign a membership's user in on the Django test client; returns the client."""
+
+    def _login(membership):
+        client.force_login(membership.user, backend="partners.permissions.MembershipBackend")
+        return client
+
+    return _login

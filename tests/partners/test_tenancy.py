@@ -1,0 +1,100 @@
+"""Tenancy at both layers: the scoped manager and PostgreSQL row-level security."""
+
+import pytest
+from django.db import connection
+
+from partners.models import Partner
+from partners.tenancy import TenantContextMissing, dangerously_all_tenants, tenant_context
+from tests.factories import PartnerFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def test_query_on_tenant_model_without_tenant_raises(partner):
+    with pytest.raises(TenantContextMissing):
+        list(Partner.objects.all())
+
+
+def test_queryset_declared_without_tenant_is_scoped_when_evaluated(partner, other_tenant):
+    PartnerFactory(tenant=other_tenant, name="Umbrella", domain="umbrella.test")
+    declared = Partner.objects.all()  # built with no tenant: compiling is what needs one
+    with tenant_context(partner.tenant):
+        assert [p.name for p in declared] == ["Northwind"]
+
+
+def test_raw_sql_as_runtime_role_without_tenant_returns_no_rows(partner):
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT current_user, count(*) FROM partners_partner GROUP BY 1")
+        rows = cursor.fetchall()
+        cursor.execute("SELECT rolsuper, rolbypassrls FROM pg_roles WHERE rolname = current_user")
+        superuser, bypass = cursor.fetchone()
+    assert rows == []
+    assert not superuser and not bypass
+
+
+def test_raw_sql_with_tenant_set_returns_only_that_tenants_rows(partner, other_tenant):
+    PartnerFactory(tenant=other_tenant, name="Umbrella", domain="umbrella.test")
+    with tenant_context(partner.tenant), connection.cursor() as cursor:
+        cursor.execute("SELECT name FROM partners_partner ORDER BY name")
+        assert cursor.fetchall() == [("Northwind",)]
+    with tenant_context(other_tenant), connection.cursor() as cursor:
+        cursor.execute("SELECT name FROM partners_partner ORDER BY name")
+        assert cursor.fetchall() == [("Umbrella",)]
+
+
+def test_tenant_setting_does_not_outlive_the_block(partner):
+    with tenant_context(partner.tenant):
+        pass
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT current_setting('app.tenant_id', true)")
+        assert cursor.fetchone()[0] in ("", None)
+        cursor.execute("SELECT count(*) FROM partners_partner")
+        assert cursor.fetchone()[0] == 0
+
+
+def test_insert_into_another_tenant_is_refused_by_the_database(partner, other_tenant):
+    from django.db import DatabaseError, transaction
+
+    with tenant_context(other_tenant), pytest.raises(DatabaseError):
+        with transaction.atomic():
+            Partner.objects.create(tenant=partner.tenant, name="Sneaky", domain="sneaky.test")
+
+
+def test_cross_tenant_foreign_key_is_refused_by_the_database(partner, other_tenant):
+    from django.db import IntegrityError, transaction
+
+    from partners.models import Membership
+    from tests.factories import UserFactory
+
+    user = UserFactory()
+    with tenant_context(other_tenant), pytest.raises(IntegrityError):
+        with transaction.atomic():
+            Membership.objects.create(
+                tenant=other_tenant, user=user, role="partner_rep", partner_id=partner.pk
+            )
+            connection.check_constraints()
+
+
+def test_escape_hatch_sees_every_tenant(partner, other_tenant):
+    PartnerFactory(tenant=other_tenant, name="Umbrella", domain="umbrella.test")
+    with dangerously_all_tenants():
+        assert Partner.objects.count() == 2
+    with pytest.raises(TenantContextMissing):
+        Partner.objects.count()
+
+
+def test_every_tenant_table_has_forced_row_level_security(db):
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT c.relname, c.relrowsecurity, c.relforcerowsecurity,
+                   EXISTS (SELECT 1 FROM pg_policy p WHERE p.polrelid = c.oid)
+            FROM pg_class c
+            JOIN pg_attribute a ON a.attrelid = c.oid AND a.attname = 'tenant_id'
+            WHERE c.relkind = 'r' AND c.relnamespace = 'public'::regnamespace
+            """
+        )
+        rows = cursor.fetchall()
+    assert rows, "no tenant tables found"
+    unprotected = [name for name, rls, forced, policy in rows if not (rls and forced and policy)]
+    assert unprotected == []
