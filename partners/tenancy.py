@@ -153,7 +153,13 @@ class TenantScope(Expression):
         self, query=None, allow_joins=True, reuse=None, summarize=False, for_save=False
     ):
         clone = self.copy()
-        clone.column = query.resolve_ref("tenant_id", allow_joins, reuse, summarize)
+        if self.column is None:
+            clone.column = query.resolve_ref("tenant_id", allow_joins, reuse, summarize)
+        else:
+            # Already bound to its own query's column (e.g. used inside a subquery).
+            clone.column = self.column.resolve_expression(
+                query, allow_joins, reuse, summarize, for_save
+            )
         return clone
 
     def as_sql(self, compiler, connection):

@@ -98,3 +98,16 @@ def test_every_tenant_table_has_forced_row_level_security(db):
     assert rows, "no tenant tables found"
     unprotected = [name for name, rls, forced, policy in rows if not (rls and forced and policy)]
     assert unprotected == []
+
+
+def test_scoped_queryset_used_as_a_subquery_stays_scoped(partner, other_tenant):
+    from partners.models import Membership
+    from tests.factories import MembershipFactory
+
+    umbrella = PartnerFactory(tenant=other_tenant, name="Umbrella", domain="umbrella.test")
+    MembershipFactory(tenant=partner.tenant, role="partner_rep", partner=partner)
+    MembershipFactory(tenant=other_tenant, role="partner_rep", partner=umbrella)
+    with tenant_context(partner.tenant):
+        inner = Partner.objects.filter(status="active")
+        rows = list(Membership.objects.filter(partner__in=inner))
+    assert [m.partner_id for m in rows] == [partner.pk]
