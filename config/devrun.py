@@ -281,7 +281,8 @@ def main() -> int:
                 code = child.process.poll()
                 if code is not None:
                     _log(f"{child.name} exited with status {code}; stopping everything")
-                    exit_code = code or 1
+                    # A signal death (-N) becomes 128+N, like a shell reports it.
+                    exit_code = 128 - code if code < 0 else (code or 1)
                     return exit_code
             if not announced and (
                 _healthy(f"{base_url}/healthz") or time.monotonic() - started_at > 60

@@ -65,8 +65,9 @@ def _short_socket_dir(path: Path) -> Path:
         return path
     import hashlib
 
-    digest = hashlib.sha1(str(path).encode()).hexdigest()[:10]
-    return Path("/tmp") / f"trellis-{digest}"
+    digest = hashlib.sha1(str(path).encode(), usedforsecurity=False).hexdigest()[:10]
+    # A fixed directory, not $TMPDIR: every process must agree on the socket path.
+    return Path("/tmp") / f"trellis-{digest}"  # noqa: S108
 
 
 def redis_socket() -> Path:
@@ -118,7 +119,7 @@ def find_pg_bindir() -> Path:
 
 
 def _pg_major(bindir: Path) -> int:
-    out = subprocess.run(
+    out = subprocess.run(  # noqa: S603 - the PostgreSQL binaries found above
         [str(bindir / "pg_ctl"), "--version"], capture_output=True, text=True, check=False
     ).stdout
     match = re.search(r"(\d+)", out)
@@ -148,13 +149,13 @@ def _chown_postgres(*paths: Path) -> None:
 
 
 def _run(cmd: list[str], **kwargs) -> subprocess.CompletedProcess:
-    return subprocess.run(cmd, capture_output=True, text=True, check=False, **kwargs)
+    return subprocess.run(cmd, capture_output=True, text=True, check=False, **kwargs)  # noqa: S603
 
 
 def _pg_running(bindir: Path) -> bool:
     if not (PG_DIR / "PG_VERSION").exists():
         return False
-    result = _run(_as_postgres_user() + [str(bindir / "pg_ctl"), "status", "-D", str(PG_DIR)])
+    result = _run([*_as_postgres_user(), str(bindir / "pg_ctl"), "status", "-D", str(PG_DIR)])
     return result.returncode == 0
 
 
@@ -222,8 +223,8 @@ def ensure_postgres() -> bool:
         fresh = not (PG_DIR / "PG_VERSION").exists()
         if fresh:
             result = _run(
-                sudo
-                + [
+                [
+                    *sudo,
                     str(bindir / "initdb"),
                     "-D",
                     str(PG_DIR),
@@ -242,8 +243,8 @@ def ensure_postgres() -> bool:
             "-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
         )
         result = _run(
-            sudo
-            + [
+            [
+                *sudo,
                 str(bindir / "pg_ctl"),
                 "start",
                 "-D",
@@ -273,8 +274,16 @@ def stop_postgres() -> bool:
         if not _pg_running(bindir):
             return False
         _run(
-            _as_postgres_user()
-            + [str(bindir / "pg_ctl"), "stop", "-D", str(PG_DIR), "-m", "fast", "-w"]
+            [
+                *_as_postgres_user(),
+                str(bindir / "pg_ctl"),
+                "stop",
+                "-D",
+                str(PG_DIR),
+                "-m",
+                "fast",
+                "-w",
+            ]
         )
         return True
 
@@ -348,8 +357,10 @@ def ensure_redis() -> bool:
                 str(REDIS_DIR / "redis.pid"),
                 "--logfile",
                 str(REDIS_DIR / "redis.log"),
+                # Separate arguments: redis-server quotes "60 1" into one value and ignores it.
                 "--save",
-                "60 1",
+                "60",
+                "1",
                 "--databases",
                 "16",
             ]

@@ -22,6 +22,10 @@ if env_file.exists():
     environ.Env.read_env(str(env_file))
 
 TESTING = "pytest" in sys.modules or os.environ.get("TRELLIS_TESTING") == "1"
+# Test processes (pytest-xdist workers, or two suites at once) must not share queues,
+# caches or databases: each gets its own, named after its process.
+_TEST_RUN = f"{os.getpid()}"
+_XDIST_INDEX = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0")[2:] or 0)
 
 # ---------------------------------------------------------------- services
 EMBEDDED_DATABASE = not env.str("DATABASE_URL", default="")
@@ -42,7 +46,7 @@ if EMBEDDED_REDIS:
     # Tests use their own Redis databases so a running `make run` worker never eats their tasks.
     REDIS_URL = devservices.redis_url(db=1 if TESTING else 0)
     _BROKER_URL = devservices.celery_broker_url(db=1 if TESTING else 0)
-    _CACHE_REDIS_URL = devservices.redis_url(db=3 if TESTING else 2)
+    _CACHE_REDIS_URL = devservices.redis_url(db=(4 + _XDIST_INDEX % 12) if TESTING else 2)
 else:
     REDIS_URL = env.str("REDIS_URL")
     _BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL)
@@ -67,7 +71,7 @@ CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 # ---------------------------------------------------------------- apps
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "partners.apps.TrellisAdminConfig",  # django.contrib.admin on the tenant-scoped site
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -133,6 +137,8 @@ TEMPLATES = [
 DATABASES = {"default": _db_runtime}
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+if TESTING:
+    DATABASES["default"]["TEST"] = {"NAME": f"test_trellis_{_TEST_RUN}"}
 # The owner's credentials are used only by `migrate` and by the test database set-up.
 DATABASE_OWNER = _db_owner
 # NOLOGIN BYPASSRLS role granted to the runtime role, used only by the operator escape hatch.
@@ -166,9 +172,14 @@ GUARDIAN_MONKEY_PATCH_USER = False
 AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = env.float("AXES_COOLOFF_HOURS", default=0.25)
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+# authenticate() is called with username=<email> (the login form, the token API); axes would
+# otherwise look for an "email" credential (USERNAME_FIELD) and record every failure as None.
+AXES_USERNAME_FORM_FIELD = "username"
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "accounts/locked_out.html"
 AXES_ENABLED = env.bool("AXES_ENABLED", default=True)
+# The lockout page for pages; the API's JSON error body (429) under /api/.
+AXES_LOCKOUT_CALLABLE = "partners.api.errors.lockout_response"
 
 # ---------------------------------------------------------------- sessions and security
 SESSION_COOKIE_HTTPONLY = True
@@ -242,7 +253,7 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
-CELERY_TASK_DEFAULT_QUEUE = "trellis-test" if TESTING else "trellis"
+CELERY_TASK_DEFAULT_QUEUE = f"trellis-test-{_TEST_RUN}" if TESTING else "trellis"
 OUTBOX_SWEEP_SECONDS = env.int("OUTBOX_SWEEP_SECONDS", default=60)
 # Installed into django-celery-beat's tables by its scheduler; editable in the admin.
 CELERY_BEAT_SCHEDULE = {
@@ -257,7 +268,8 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["partners.api.permissions.IsTenantMember"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.CursorPagination",
+    # Cursor pagination by each view's stable key (DRF's default key, "-created", is no field).
+    "DEFAULT_PAGINATION_CLASS": "partners.api.pagination.CursorPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_THROTTLE_CLASSES": [
@@ -276,7 +288,10 @@ SPECTACULAR_SETTINGS = {
     "TITLE": "Trellis API",
     "DESCRIPTION": (
         "The Trellis partner relationship management API. Authenticate with "
-        "`Authorization: Token <key>` (create one at POST /api/v1/auth/token/)."
+        "`Authorization: Token <key>` (create one at POST /api/v1/auth/token/). "
+        "Pages of the portal and the console call the same endpoints under "
+        "`/t/<tenant slug>/api/v1/` with their session cookie and a CSRF header. "
+        "Errors have one body: `{code, message, fields}`."
     ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
@@ -284,6 +299,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Tags and operation ids from the resource ("memberships_list"), not the version prefix.
+    "SCHEMA_PATH_PREFIX": r"/api/v[0-9]+",
 }
 
 # ---------------------------------------------------------------- i18n and static

@@ -3,9 +3,10 @@ keeps it in the script prefix, so reverse() yields tenant URLs); the rest are gl
 
 from django.contrib import admin
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
+from drf_spectacular.views import SpectacularAPIView
 
 from partners import views
+from partners.api.docs import SwaggerDocsView
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -16,7 +17,7 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path(
         "api/docs/",
-        SpectacularSwaggerSplitView.as_view(url_name="api-schema"),
+        SwaggerDocsView.as_view(url_name="api-schema"),
         name="api-docs",
     ),
     path("console/", include(("partners.urls_console", "console"))),

@@ -1,10 +1,12 @@
 from django.apps import AppConfig
+from django.contrib.admin import apps as admin_apps
 from django.db.models.signals import post_migrate
 
 
 class PartnersConfig(AppConfig):
     name = "partners"
     verbose_name = "Partners and tenancy"
+    default = True
 
     def ready(self) -> None:
         from partners import checks  # noqa: F401  (registers system checks)
@@ -12,3 +14,14 @@ class PartnersConfig(AppConfig):
 
         # Every app's post_migrate, so permissions of apps migrated after this one are included.
         post_migrate.connect(sync_role_groups, dispatch_uid="sync_role_groups")
+
+
+class TrellisAdminConfig(admin_apps.AdminConfig):
+    """``django.contrib.admin`` with the tenant-scoped site as ``admin.site``.
+
+    Listed in INSTALLED_APPS in place of ``django.contrib.admin`` (Django's documented way to
+    override the default admin site), so every app's ``admin.site.register`` lands on it.
+    """
+
+    default = False  # not the AppConfig Django picks for the "partners" entry
+    default_site = "partners.admin_base.TrellisAdminSite"

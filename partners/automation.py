@@ -36,10 +36,13 @@ def automation_run(*, tenant: Tenant, job: str) -> Iterator[AutomationRecorder]:
     try:
         yield recorder
     except BaseException as exc:
+        from celery.exceptions import Retry
+
+        outcome = AutomationOutcome.RETRYING if isinstance(exc, Retry) else AutomationOutcome.FAILED
         with tenant_context(tenant):
             AutomationRun.objects.filter(pk=run.pk).update(
                 finished_at=timezone.now(),
-                outcome=AutomationOutcome.FAILED,
+                outcome=outcome,
                 error="".join(traceback.format_exception(exc))[-4000:],
                 detail=recorder.detail,
                 needed_person=recorder.needed_person,

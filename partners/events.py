@@ -20,11 +20,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 
 from django.db import IntegrityError, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from partners.models import EventDelivery, OutboxEvent, Tenant
+from partners.tenancy import tenant_context
 
 logger = logging.getLogger(__name__)
 
@@ -66,27 +69,44 @@ def record(*, tenant: Tenant, name: str, payload: dict | None = None) -> OutboxE
     return event
 
 
+MAX_ATTEMPTS = 9
+
+
+def retry_delay(attempts: int) -> int:
+    """Seconds to wait after the ``attempts``-th failed attempt: 5, 10, 20 ... up to 10 min."""
+    return min(2 ** max(attempts - 1, 0) * 5, 600)
+
+
 class HandlerFailed(Exception):
-    pass
+    def __init__(self, message: str, *, retry_in: int, gave_up: bool) -> None:
+        super().__init__(message)
+        self.retry_in = retry_in
+        self.gave_up = gave_up
 
 
-def deliver(event_id: int) -> list[str]:
-    """Run the pending handlers of one event in the current tenant. Returns the names run.
+def deliver(*, tenant: Tenant, event_id: int) -> list[str]:
+    """Run the pending handlers of one event of ``tenant``. Returns the names run.
+
+    Each handler runs in its own transaction in the tenant, together with its
+    acknowledgement. Call this outside a transaction (``dispatch_event`` does): wrapped in an
+    outer one, a failing handler would roll back the work and acknowledgements of the
+    handlers that succeeded, and the retry would run them again.
 
     Raises HandlerFailed if any handler raised (after the others ran); the failed ones stay
     pending and run again on the next attempt.
     """
-    event = OutboxEvent.objects.filter(pk=event_id).first()
-    if event is None or event.dispatched_at is not None:
-        return []
-    done = set(EventDelivery.objects.filter(event=event).values_list("handler", flat=True))
+    with tenant_context(tenant):
+        event = OutboxEvent.objects.filter(pk=event_id).first()
+        if event is None or event.dispatched_at is not None:
+            return []
+        done = set(EventDelivery.objects.filter(event=event).values_list("handler", flat=True))
     ran: list[str] = []
     failures: list[str] = []
     for registration in handlers_for(event.name):
         if registration.name in done:
             continue
         try:
-            with transaction.atomic():
+            with tenant_context(tenant):
                 try:
                     # The acknowledgement goes first: a concurrent delivery of the same event
                     # blocks here on the unique key and then skips, instead of running twice.
@@ -101,11 +121,23 @@ def deliver(event_id: int) -> list[str]:
         except Exception as exc:
             logger.exception("event handler %s failed on %s", registration.name, event)
             failures.append(f"{registration.name}: {exc!r}")
-    OutboxEvent.objects.filter(pk=event.pk).update(
-        attempts=event.attempts + 1,
-        last_error="\n".join(failures),
-        dispatched_at=None if failures else timezone.now(),
-    )
+    attempts = event.attempts + 1
+    now = timezone.now()
+    with tenant_context(tenant):
+        attempt = {"attempts": F("attempts") + 1, "last_error": "\n".join(failures)}
+        if failures:
+            gave_up = attempts >= MAX_ATTEMPTS
+            OutboxEvent.objects.filter(pk=event.pk).update(
+                **attempt,
+                next_attempt_at=None if gave_up else now + timedelta(seconds=retry_delay(attempts)),
+                gave_up_at=now if gave_up else None,
+            )
+        else:
+            OutboxEvent.objects.filter(pk=event.pk, dispatched_at__isnull=True).update(
+                **attempt, dispatched_at=now, next_attempt_at=None
+            )
     if failures:
-        raise HandlerFailed("; ".join(failures))
+        raise HandlerFailed(
+            "; ".join(failures), retry_in=retry_delay(attempts), gave_up=attempts >= MAX_ATTEMPTS
+        )
     return ran

@@ -7,7 +7,7 @@ from django.contrib.auth import password_validation
 from django.contrib.auth.forms import AuthenticationForm
 from django.utils.translation import gettext_lazy as _
 
-from partners.models import Membership, Partner
+from partners.models import Membership, Partner, User
 from partners.permissions import membership_permissions
 from partners.roles import PARTNER_ROLES, Role, invitable_roles
 
@@ -85,8 +85,9 @@ class AcceptInvitationForm(forms.Form):
         widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
     )
 
-    def __init__(self, *args, needs_password: bool, **kwargs) -> None:
+    def __init__(self, *args, needs_password: bool, email: str = "", **kwargs) -> None:
         super().__init__(*args, **kwargs)
+        self.email = email
         if not needs_password:
             for name in ("full_name", "password1", "password2"):
                 del self.fields[name]
@@ -98,8 +99,10 @@ class AcceptInvitationForm(forms.Form):
             if one and two and one != two:
                 self.add_error("password2", _("The two passwords differ."))
             elif one:
+                # An unsaved user, so the similarity check compares with the name and email.
+                invitee = User(email=self.email, full_name=cleaned.get("full_name", ""))
                 try:
-                    password_validation.validate_password(one)
+                    password_validation.validate_password(one, invitee)
                 except forms.ValidationError as exc:
                     self.add_error("password1", exc)
         return cleaned

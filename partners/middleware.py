@@ -64,21 +64,31 @@ class TenantMiddleware:
             return redirect_to_login(request.get_full_path(), settings.LOGIN_URL)
         tenant = Tenant.objects.filter(slug=slug, is_active=True).first()
         if tenant is None:
+            if is_api:
+                return _json_error(404, "not_found", _("Not found."))
             raise Http404
-        prefix = f"t/{slug}/"
         request.path_info = rest
         request.tenant_prefix = f"/t/{slug}"
-        set_script_prefix(get_script_prefix() + prefix)
-        if is_api and _token_key(request):
-            return self._token_request(request, tenant=tenant)
-        with tenant_context(tenant):
-            membership = selectors.active_membership(user=request.user)
-            if membership is None:
-                raise Http404
-            set_current_membership(membership)
-            request.tenant = tenant
-            request.membership = membership
-            return self.get_response(request)
+        # The script prefix is thread-local state: restore it afterwards, so it cannot leak
+        # into the next request of this thread (the test client does not reset it per request
+        # the way the WSGI and ASGI handlers do) or into code that runs after the response.
+        script_prefix = get_script_prefix()
+        set_script_prefix(f"{script_prefix}t/{slug}/")
+        try:
+            if is_api and _token_key(request):
+                return self._token_request(request, tenant=tenant)
+            with tenant_context(tenant):
+                membership = selectors.active_membership(user=request.user)
+                if membership is None:
+                    if is_api:
+                        return _json_error(404, "not_found", _("Not found."))
+                    raise Http404
+                set_current_membership(membership)
+                request.tenant = tenant
+                request.membership = membership
+                return self.get_response(request)
+        finally:
+            set_script_prefix(script_prefix)
 
     # -- Authorization: Token ...
     def _token_request(self, request: HttpRequest, tenant: Tenant | None) -> HttpResponse:

@@ -253,13 +253,17 @@ class OutboxEvent(TenantModel):
     dispatched_at = models.DateTimeField(null=True, blank=True)
     attempts = models.PositiveIntegerField(default=0)
     last_error = models.TextField(blank=True)
+    # When the retry after a failed attempt is due; the sweeper only steps in when a due
+    # retry did not happen (its task was lost), so it never starts a second retry chain.
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    gave_up_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["created_at", "id"]
         indexes = [
             models.Index(
                 fields=["tenant", "created_at"],
-                condition=Q(dispatched_at__isnull=True),
+                condition=Q(dispatched_at__isnull=True, gave_up_at__isnull=True),
                 name="outbox_pending_idx",
             )
         ]
@@ -287,6 +291,7 @@ class AutomationOutcome(models.TextChoices):
     RUNNING = "running", _("Running")
     SUCCEEDED = "succeeded", _("Succeeded")
     FAILED = "failed", _("Failed")
+    RETRYING = "retrying", _("Failed, retry scheduled")
     SKIPPED = "skipped", _("Skipped")
 
 

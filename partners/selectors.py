@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 
 from django.db.models import QuerySet
+from django.utils import timezone
 
 from partners.models import ApiToken, Invitation, Membership, Partner, Tenant, User
 from partners.tenancy import dangerously_all_tenants, require_tenant
@@ -88,6 +89,13 @@ def invitation_list(*, actor: Membership) -> QuerySet[Invitation]:
     return queryset
 
 
+def pending_invitation_list(*, actor: Membership) -> QuerySet[Invitation]:
+    """Invitations that can still be accepted (not accepted, revoked or expired)."""
+    return invitation_list(actor=actor).filter(
+        accepted_at__isnull=True, revoked_at__isnull=True, expires_at__gt=timezone.now()
+    )
+
+
 def partner_list(*, actor: Membership) -> QuerySet[Partner]:
     queryset = Partner.objects.order_by("name")
     if actor.is_partner_member:
@@ -95,10 +103,13 @@ def partner_list(*, actor: Membership) -> QuerySet[Partner]:
     return queryset
 
 
-def api_token_list(*, actor: Membership) -> QuerySet[ApiToken]:
-    return ApiToken.objects.filter(membership=actor, revoked_at__isnull=True).order_by(
-        "-created_at"
-    )
+def api_token_list(*, actor: Membership, all_members: bool = False) -> QuerySet[ApiToken]:
+    """The actor's live tokens; with ``all_members`` every live token of the tenant (for
+    tenant admins: the caller checks ``partners.view_apitoken``)."""
+    queryset = ApiToken.objects.select_related("membership__user").filter(revoked_at__isnull=True)
+    if not all_members:
+        queryset = queryset.filter(membership=actor)
+    return queryset.order_by("-created_at")
 
 
 def user_exists(*, email: str) -> bool:

@@ -60,9 +60,18 @@ def tenant_create(
 
 
 @transaction.atomic
-def tenant_update_settings(*, actor: Membership, values: dict) -> Tenant:
+def tenant_update_settings(
+    *, actor: Membership, values: dict, replace_settings: dict | None = None
+) -> Tenant:
+    """Change the tenant's own settings. ``values`` may name ``name``, ``default_currency``
+    and ``time_zone``; other keys go into ``settings``. ``replace_settings`` (the admin's
+    whole settings document) replaces ``settings`` before ``values`` are applied."""
     _require_perm(actor, "partners.change_tenant")
     tenant = Tenant.objects.select_for_update().get(pk=require_tenant().pk)
+    changed = set(values)
+    if replace_settings is not None:
+        tenant.settings = dict(replace_settings)
+        changed.add("settings")
     allowed = {"name", "default_currency", "time_zone"}
     for key, value in values.items():
         if key in allowed:
@@ -72,7 +81,7 @@ def tenant_update_settings(*, actor: Membership, values: dict) -> Tenant:
     tenant.full_clean()
     tenant._change_reason = "settings updated"
     tenant.save()
-    events.record(tenant=tenant, name="tenant.settings_changed", payload={"keys": sorted(values)})
+    events.record(tenant=tenant, name="tenant.settings_changed", payload={"keys": sorted(changed)})
     return tenant
 
 
@@ -122,20 +131,25 @@ def membership_create(
 @transaction.atomic
 def membership_update(
     *,
-    actor: Membership,
+    actor: Membership | None,
     membership: Membership,
     role: str | None = None,
     is_active: bool | None = None,
 ) -> Membership:
-    if actor.is_partner_member:
+    """Change a member's role or active flag. ``actor=None`` is for operator code."""
+    if actor is not None and actor.is_partner_member:
         _require_perm(actor, "partners.invite_partner_user")
         if membership.partner_id != actor.partner_id:
             raise PermissionDenied(_("You can only manage people of your own organization."))
         if role is not None and role not in PARTNER_ROLES:
             raise ValidationError({"role": _("Partner users can only hold partner roles.")})
-    else:
+    elif actor is not None:
         _require_perm(actor, "partners.change_membership")
-    if membership.pk == actor.pk and (is_active is False or (role and role != actor.role)):
+    if (
+        actor is not None
+        and membership.pk == actor.pk
+        and (is_active is False or (role and role != actor.role))
+    ):
         raise ValidationError(_("You cannot change your own role or deactivate yourself."))
     if role is not None:
         _validate_role_and_partner(tenant=require_tenant(), role=role, partner=membership.partner)
@@ -182,15 +196,19 @@ class IssuedInvitation:
 
 @transaction.atomic
 def invitation_create(
-    *, actor: Membership, email: str, role: str, partner: Partner | None = None
+    *, actor: Membership | None, email: str, role: str, partner: Partner | None = None
 ) -> IssuedInvitation:
-    """Invite an email to a role. Partner admins may invite only into their own organization."""
+    """Invite an email to a role. Partner admins may invite only into their own organization.
+
+    ``actor=None`` is for operator code (``create_tenant``, the operator admin): any role.
+    """
     tenant = require_tenant()
-    perms = membership_permissions(actor)
-    if role not in invitable_roles(actor.role, set(perms)):
-        raise ValidationError({"role": _("You cannot invite someone to this role.")})
-    if actor.is_partner_member:
-        partner = actor.partner
+    if actor is not None:
+        perms = membership_permissions(actor)
+        if role not in invitable_roles(actor.role, set(perms)):
+            raise ValidationError({"role": _("You cannot invite someone to this role.")})
+        if actor.is_partner_member:
+            partner = actor.partner
     _validate_role_and_partner(tenant=tenant, role=role, partner=partner)
     email = email.strip().lower()
     if Membership.objects.filter(user__email__iexact=email).exists():
@@ -209,7 +227,7 @@ def invitation_create(
         role=role,
         partner=partner,
         token_hash=hash_secret(token),
-        invited_by=actor.user,
+        invited_by=actor.user if actor is not None else None,
         expires_at=timezone.now() + timedelta(days=settings.INVITATION_TTL_DAYS),
     )
     invitation.assert_same_tenant(partner)
@@ -231,10 +249,17 @@ def invitation_create(
 
 
 @transaction.atomic
-def invitation_revoke(*, actor: Membership, invitation: Invitation) -> Invitation:
-    _require_perm(actor, "partners.delete_invitation")
-    if actor.is_partner_member and invitation.partner_id != actor.partner_id:
-        raise PermissionDenied(_("You can only manage people of your own organization."))
+def invitation_revoke(*, actor: Membership | None, invitation: Invitation) -> Invitation:
+    """Revoke a pending invitation. ``actor=None`` is for operator code."""
+    if actor is not None:
+        _require_perm(actor, "partners.delete_invitation")
+        if actor.is_partner_member and invitation.partner_id != actor.partner_id:
+            raise PermissionDenied(_("You can only manage people of your own organization."))
+        # Revoking is the other half of inviting: a channel manager, who may not invite
+        # staff, may not cancel a tenant admin's invitation of a colleague either.
+        perms = set(membership_permissions(actor))
+        if invitation.role not in invitable_roles(actor.role, perms):
+            raise PermissionDenied(_("Your role does not allow this."))
     if invitation.state != "pending":
         raise ValidationError(_("Only a pending invitation can be revoked."))
     invitation.revoked_at = timezone.now()
@@ -323,8 +348,9 @@ def _issue_token(*, membership: Membership, name: str) -> IssuedToken:
 
 
 @transaction.atomic
-def api_token_revoke(*, actor: Membership, token: ApiToken) -> ApiToken:
-    if token.membership_id != actor.pk:
+def api_token_revoke(*, actor: Membership | None, token: ApiToken) -> ApiToken:
+    """Revoke a token: its owner, a member allowed to, or operator code (``actor=None``)."""
+    if actor is not None and token.membership_id != actor.pk:
         _require_perm(actor, "partners.delete_apitoken")
     if token.revoked_at is None:
         token.revoked_at = timezone.now()

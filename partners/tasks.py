@@ -14,6 +14,7 @@ from datetime import timedelta
 
 from celery import shared_task
 from django.conf import settings
+from django.db.models import Q
 from django.utils import timezone
 
 from partners.automation import automation_run
@@ -21,6 +22,13 @@ from partners.models import OutboxEvent, Tenant
 from partners.tenancy import tenant_context
 
 logger = logging.getLogger(__name__)
+
+
+def _active_tenant(task_name: str, tenant_id: int) -> Tenant | None:
+    tenant = Tenant.objects.filter(pk=tenant_id, is_active=True).first()
+    if tenant is None:
+        logger.info("task %s: tenant %s is gone, nothing to do", task_name, tenant_id)
+    return tenant
 
 
 def tenant_task(*task_args, log: bool = True, **task_options) -> Callable:
@@ -37,16 +45,14 @@ def tenant_task(*task_args, log: bool = True, **task_options) -> Callable:
         @shared_task(name=name, **options)
         @functools.wraps(func)
         def run(self, tenant_id: int, *args, **kwargs):
-            tenant = Tenant.objects.filter(pk=tenant_id, is_active=True).first()
+            tenant = _active_tenant(name, tenant_id)
             if tenant is None:
-                logger.info("task %s: tenant %s is gone, nothing to do", name, tenant_id)
                 return None
             if not log:
                 with tenant_context(tenant):
                     return func(self, tenant, *args, **kwargs)
-            with automation_run(tenant=tenant, job=name) as recorder:
-                with tenant_context(tenant):
-                    return func(self, tenant, *args, recorder=recorder, **kwargs)
+            with automation_run(tenant=tenant, job=name) as recorder, tenant_context(tenant):
+                return func(self, tenant, *args, recorder=recorder, **kwargs)
 
         return run
 
@@ -55,26 +61,40 @@ def tenant_task(*task_args, log: bool = True, **task_options) -> Callable:
     return decorator
 
 
-@tenant_task(name="partners.dispatch_event", max_retries=8, log=False)
-def dispatch_event(self, tenant: Tenant, event_id: int) -> list[str]:
+# Not a tenant_task: that runs its body in one transaction, and the handlers of an event
+# must each commit on their own (see partners.events.deliver).
+# Attempts are counted on the event (partners.events.MAX_ATTEMPTS), not by Celery.
+@shared_task(name="partners.dispatch_event", bind=True, acks_late=True, max_retries=None)
+def dispatch_event(self, tenant_id: int, event_id: int) -> list[str]:
     """Deliver one outbox event to its pending handlers; retry failures with backoff."""
     from partners.events import HandlerFailed, deliver
 
+    tenant = _active_tenant("partners.dispatch_event", tenant_id)
+    if tenant is None:
+        return []
     try:
-        return deliver(event_id)
+        return deliver(tenant=tenant, event_id=event_id)
     except HandlerFailed as exc:
-        raise self.retry(exc=exc, countdown=min(2**self.request.retries * 5, 600)) from exc
+        if exc.gave_up:
+            logger.error("event %s of tenant %s: giving up: %s", event_id, tenant_id, exc)
+            return []
+        raise self.retry(exc=exc, countdown=exc.retry_in) from exc
 
 
 @shared_task(name="partners.sweep_outbox", acks_late=True)
 def sweep_outbox() -> int:
     """Re-enqueue events whose dispatch was lost. Runs on beat; walks tenants one by one."""
-    cutoff = timezone.now() - timedelta(seconds=settings.OUTBOX_SWEEP_SECONDS)
+    now = timezone.now()
+    cutoff = now - timedelta(seconds=settings.OUTBOX_SWEEP_SECONDS)
+    # Never dispatched, or a retry that was due a while ago and did not happen: both lost.
+    lost = Q(next_attempt_at__isnull=True, created_at__lt=cutoff) | Q(next_attempt_at__lt=cutoff)
     enqueued = 0
     for tenant in Tenant.objects.filter(is_active=True).only("pk"):
         with tenant_context(tenant):
             pending = list(
-                OutboxEvent.objects.filter(dispatched_at__isnull=True, created_at__lt=cutoff)
+                OutboxEvent.objects.filter(
+                    lost, dispatched_at__isnull=True, gave_up_at__isnull=True
+                )
                 .order_by("created_at")
                 .values_list("pk", flat=True)[:1000]
             )

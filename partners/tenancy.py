@@ -77,9 +77,15 @@ def _set_db_tenant(tenant_id: int | None) -> str:
 
 @contextlib.contextmanager
 def tenant_context(tenant: Tenant, membership: Membership | None = None) -> Iterator[Tenant]:
-    """Run the block as ``tenant``: ContextVar for the app layer, SET LOCAL for the database."""
+    """Run the block as ``tenant``: ContextVar for the app layer, SET LOCAL for the database.
+
+    Nested inside :func:`dangerously_all_tenants` (the operator admin acting on one tenant's
+    row through a service), the block is scoped to ``tenant`` again: a service's own queries
+    (duplicate checks, bulk updates) must never reach across tenants.
+    """
     tenant_token = _current_tenant.set(tenant)
     membership_token = _current_membership.set(membership)
+    all_tenants_token = _all_tenants.set(False)
     try:
         with transaction.atomic():
             previous = _set_db_tenant(tenant.pk)
@@ -93,6 +99,7 @@ def tenant_context(tenant: Tenant, membership: Membership | None = None) -> Iter
                                 "SELECT set_config('app.tenant_id', %s, true)", [previous]
                             )
     finally:
+        _all_tenants.reset(all_tenants_token)
         _current_membership.reset(membership_token)
         _current_tenant.reset(tenant_token)
 

@@ -8,12 +8,13 @@ from collections.abc import Callable
 
 from django.contrib import messages
 from django.contrib.auth import login
+from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import reverse
+from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
@@ -22,10 +23,13 @@ from partners import selectors, services
 from partners.forms import (
     AcceptInvitationForm,
     ApiTokenForm,
+    EmailAuthenticationForm,
     InvitationForm,
     MembershipForm,
 )
+from partners.navigation import capabilities_for, global_url
 from partners.permissions import membership_permissions
+from partners.roles import invitable_roles
 
 
 def tenant_view(perm: str | None = None) -> Callable:
@@ -43,6 +47,11 @@ def tenant_view(perm: str | None = None) -> Callable:
         return wrapper
 
     return decorator
+
+
+def _form_data(request: HttpRequest):
+    """POST data for a POST (even an empty one, so it is validated), else None (unbound)."""
+    return request.POST if request.method == "POST" else None
 
 
 def _apply_errors(form, exc: ValidationError) -> None:
@@ -95,7 +104,11 @@ def tenant_choose(request: HttpRequest) -> HttpResponse:
     memberships = selectors.memberships_for_user(user=request.user)
     if len(memberships) == 1 and not request.GET.get("all"):
         return redirect(f"/t/{memberships[0].tenant.slug}/")
-    return render(request, "accounts/tenant_choose.html", {"memberships": memberships})
+    return render(
+        request,
+        "accounts/tenant_choose.html",
+        {"memberships": memberships, "is_operator": request.user.is_superuser},
+    )
 
 
 def permission_denied(request: HttpRequest, exception=None) -> HttpResponse:
@@ -112,24 +125,33 @@ def page_not_found(request: HttpRequest, exception=None) -> HttpResponse:
 @tenant_view("partners.access_staff_console")
 def console_home(request: HttpRequest) -> HttpResponse:
     membership = request.membership
+    permissions = membership_permissions(membership)
     context = {
         "partner_count": selectors.partner_list(actor=membership).count(),
-        "people_count": selectors.membership_list(actor=membership).count(),
-        "pending_invitations": [
-            i for i in selectors.invitation_list(actor=membership)[:50] if i.state == "pending"
-        ],
-        "permissions": sorted(membership_permissions(membership)),
+        "people_count": selectors.membership_list(actor=membership).filter(is_active=True).count(),
+        "can_see_invitations": "partners.view_invitation" in permissions,
+        "capabilities": capabilities_for(permissions),
+        "can_view_people": "partners.view_membership" in permissions,
+        "can_invite": _can_invite(request),
+        "can_use_admin": "partners.access_tenant_admin" in permissions,
     }
+    if context["can_see_invitations"]:
+        pending = selectors.pending_invitation_list(actor=membership)
+        context["pending_invitations"] = pending[:10]
+        context["pending_invitation_count"] = pending.count()
     return render(request, "console/home.html", context)
 
 
 @tenant_view("partners.access_partner_portal")
 def portal_home(request: HttpRequest) -> HttpResponse:
     membership = request.membership
+    permissions = membership_permissions(membership)
     context = {
         "partner": membership.partner,
-        "colleagues": selectors.membership_list(actor=membership),
-        "permissions": sorted(membership_permissions(membership)),
+        "colleagues": selectors.membership_list(actor=membership).filter(is_active=True),
+        "capabilities": capabilities_for(permissions),
+        "can_view_people": "partners.view_membership" in permissions,
+        "can_invite": _can_invite(request),
     }
     return render(request, "portal/home.html", context)
 
@@ -143,19 +165,29 @@ def _can_invite(request: HttpRequest) -> bool:
     )
 
 
+def _can_manage_people(request: HttpRequest) -> bool:
+    """Change roles and (de)activate: the same rule as services.membership_update."""
+    if request.membership.is_partner_member:
+        return request.user.has_perm("partners.invite_partner_user")
+    return request.user.has_perm("partners.change_membership")
+
+
 @tenant_view("partners.view_membership")
 def people_list(request: HttpRequest) -> HttpResponse:
     actor = request.membership
-    invitations = selectors.invitation_list(actor=actor) if _can_invite(request) else []
+    permissions = membership_permissions(actor)
+    can_invite = _can_invite(request)
+    can_revoke = "partners.delete_invitation" in permissions
     return render(
         request,
         "people/list.html",
         {
             "memberships": selectors.membership_list(actor=actor),
-            "invitations": invitations,
-            "can_invite": _can_invite(request),
-            "can_manage": request.user.has_perm("partners.change_membership")
-            or (actor.is_partner_member and request.user.has_perm("partners.invite_partner_user")),
+            "invitations": selectors.pending_invitation_list(actor=actor) if can_invite else [],
+            "can_invite": can_invite,
+            "can_manage": _can_manage_people(request),
+            "revocable_roles": invitable_roles(actor.role, set(permissions)) if can_revoke else [],
+            "show_partner": actor.is_staff_member,
         },
     )
 
@@ -165,7 +197,7 @@ def invitation_create(request: HttpRequest) -> HttpResponse:
     if not _can_invite(request):
         raise PermissionDenied
     actor = request.membership
-    form = InvitationForm(request.POST or None, actor=actor)
+    form = InvitationForm(_form_data(request), actor=actor)
     if request.method == "POST" and form.is_valid():
         try:
             issued = services.invitation_create(actor=actor, **form.service_kwargs())
@@ -195,9 +227,11 @@ def invitation_revoke(request: HttpRequest, pk: int) -> HttpResponse:
 
 @tenant_view()
 def membership_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    if not _can_manage_people(request):
+        raise PermissionDenied
     actor = request.membership
     membership = get_object_or_404(selectors.membership_list(actor=actor), pk=pk)
-    form = MembershipForm(request.POST or None, actor=actor, instance_membership=membership)
+    form = MembershipForm(_form_data(request), actor=actor, instance_membership=membership)
     if request.method == "POST" and form.is_valid():
         try:
             services.membership_update(actor=actor, membership=membership, **form.cleaned_data)
@@ -220,19 +254,21 @@ def membership_edit(request: HttpRequest, pk: int) -> HttpResponse:
 @tenant_view()
 def api_tokens(request: HttpRequest) -> HttpResponse:
     actor = request.membership
-    form = ApiTokenForm(request.POST or None)
-    new_key = None
+    form = ApiTokenForm(_form_data(request))
+    issued = None
     if request.method == "POST" and form.is_valid():
+        # The key is shown in this response only; only its hash is stored.
         issued = services.api_token_issue(actor=actor, name=form.cleaned_data["name"])
-        new_key = issued.key
+        form = ApiTokenForm()
     return render(
         request,
         "people/tokens.html",
         {
             "form": form,
             "tokens": selectors.api_token_list(actor=actor),
-            "new_key": new_key,
-            "api_base": reverse("api-root"),
+            "issued": issued,
+            "api_base": request.build_absolute_uri(global_url(request, "api-root")),
+            "api_docs_url": global_url(request, "api-docs"),
         },
         status=400 if form.errors else 200,
     )
@@ -261,8 +297,22 @@ def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
         )
     signed_in = request.user if request.user.is_authenticated else None
     existing_account = signed_in is None and selectors.user_exists(email=invitation.email)
-    form = AcceptInvitationForm(request.POST or None, needs_password=signed_in is None)
-    if request.method == "POST" and not existing_account and form.is_valid():
+    wrong_account = signed_in is not None and signed_in.email.lower() != invitation.email.lower()
+    form = AcceptInvitationForm(
+        _form_data(request), needs_password=signed_in is None, email=invitation.email
+    )
+    context = {
+        "invitation": invitation,
+        "form": form,
+        "existing_account": existing_account,
+        "wrong_account": wrong_account,
+        "signed_in": signed_in,
+        "login_url": f"{global_url(request, 'login')}?{urlencode({'next': request.path})}",
+    }
+    if request.method == "POST" and (existing_account or wrong_account):
+        # The page says what to do instead (sign in first, or sign in as the invitee).
+        return render(request, "accounts/invitation_accept.html", context, status=400)
+    if request.method == "POST" and form.is_valid():
         try:
             membership = services.invitation_accept(
                 invitation=invitation,
@@ -282,11 +332,31 @@ def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
     return render(
         request,
         "accounts/invitation_accept.html",
-        {
-            "invitation": invitation,
-            "form": form,
-            "existing_account": existing_account,
-            "signed_in": signed_in,
-        },
+        context,
         status=400 if form.errors else 200,
     )
+
+
+# ---------------------------------------------------------------- sign-in and password reset
+
+
+class BadInputIs400:
+    """Every form of the product answers bad input with its errors and status 400."""
+
+    def form_invalid(self, form):
+        response = super().form_invalid(form)
+        response.status_code = 400
+        return response
+
+
+class LoginView(BadInputIs400, auth_views.LoginView):
+    authentication_form = EmailAuthenticationForm
+    redirect_authenticated_user = True
+
+
+class PasswordResetView(BadInputIs400, auth_views.PasswordResetView):
+    pass
+
+
+class PasswordResetConfirmView(BadInputIs400, auth_views.PasswordResetConfirmView):
+    pass

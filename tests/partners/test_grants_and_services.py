@@ -16,9 +16,7 @@ pytestmark = pytest.mark.django_db
 def test_every_role_is_a_group_holding_its_permissions(db):
     for role, perms in ROLE_PERMISSIONS.items():
         group = Group.objects.get(name=role)
-        held = {
-            f"{p.content_type.app_label}.{p.codename}" for p in group.permissions.all()
-        }
+        held = {f"{p.content_type.app_label}.{p.codename}" for p in group.permissions.all()}
         assert held == set(perms)
 
 
@@ -44,9 +42,7 @@ def test_membership_with_a_partner_of_another_tenant_is_refused(tenant, other_te
         assert not Membership.objects.filter(user=user).exists()
 
 
-def test_invitation_into_a_partner_of_another_tenant_is_refused(
-    tenant_admin, tenant, other_tenant
-):
+def test_invitation_into_a_partner_of_another_tenant_is_refused(tenant_admin, tenant, other_tenant):
     umbrella = PartnerFactory(tenant=other_tenant, name="Umbrella", domain="umbrella.test")
     with tenant_context(tenant, tenant_admin), pytest.raises(ValidationError):
         services.invitation_create(

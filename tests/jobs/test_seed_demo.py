@@ -1,0 +1,155 @@
+"""``manage.py seed_demo``: the documented demo logins, idempotent, development only."""
+
+from __future__ import annotations
+
+from io import StringIO
+
+import pytest
+from django.contrib.auth import authenticate
+from django.core.management import CommandError, call_command
+from django.test import override_settings
+
+from partners.models import Invitation, Membership, OutboxEvent, Partner, Tenant, User
+from partners.tenancy import dangerously_all_tenants, tenant_context
+
+pytestmark = pytest.mark.django_db
+
+DEMO_PASSWORD = "trellis-demo"
+LOGIN_URL = "http://127.0.0.1:8000/accounts/login/"
+
+STAFF_ROLES = {
+    "admin": "tenant_admin",
+    "manager": "channel_manager",
+    "finance": "finance",
+    "marketing": "marketing",
+    "analyst": "analyst",
+}
+PARTNERS = {
+    "acme": {"northwind.test": "Northwind", "contoso.test": "Contoso", "initech.test": "Initech"},
+    "globex": {"umbrella.test": "Umbrella", "hooli.test": "Hooli", "vandelay.test": "Vandelay"},
+}
+
+# (email, tenant slug, role, partner domain)
+DOCUMENTED_LOGINS = [
+    *(
+        (f"{local}@{slug}.test", slug, role, None)
+        for slug in ("acme", "globex")
+        for local, role in STAFF_ROLES.items()
+    ),
+    *(
+        (f"{local}@{domain}", slug, role, domain)
+        for slug, partners in PARTNERS.items()
+        for domain in partners
+        for local, role in (("padmin", "partner_admin"), ("rep", "partner_rep"))
+    ),
+    ("consultant@both.test", "acme", "analyst", None),
+    ("consultant@both.test", "globex", "channel_manager", None),
+]
+
+
+def seed_demo(*args: str) -> str:
+    out = StringIO()
+    with override_settings(DEBUG=True):
+        call_command("seed_demo", *args, stdout=out)
+    return out.getvalue()
+
+
+def row_counts() -> dict[str, int]:
+    with dangerously_all_tenants():
+        return {
+            model.__name__: model.objects.count()
+            for model in (Tenant, User, Partner, Membership, Invitation, OutboxEvent)
+        }
+
+
+def test_seed_demo_creates_the_tenants_as_documented():
+    seed_demo("--quiet")
+
+    acme, globex = Tenant.objects.get(slug="acme"), Tenant.objects.get(slug="globex")
+    assert (acme.name, acme.default_currency, acme.time_zone) == (
+        "Acme Cloud",
+        "USD",
+        "America/New_York",
+    )
+    assert (globex.name, globex.default_currency, globex.time_zone) == (
+        "Globex Corporation",
+        "EUR",
+        "Europe/Berlin",
+    )
+    for tenant in (acme, globex):
+        with tenant_context(tenant):
+            assert dict(Partner.objects.values_list("domain", "name")) == PARTNERS[tenant.slug]
+
+
+@pytest.mark.parametrize(("email", "slug", "role", "partner_domain"), DOCUMENTED_LOGINS)
+def test_each_documented_login_signs_in_with_the_demo_password_and_has_its_role(
+    rf, email, slug, role, partner_domain
+):
+    seed_demo("--quiet")
+
+    user = authenticate(rf.post("/accounts/login/"), username=email, password=DEMO_PASSWORD)
+
+    assert user is not None and user.email == email
+    assert len(user.full_name.split()) >= 2  # a realistic full name, not the email
+    with tenant_context(Tenant.objects.get(slug=slug)):
+        membership = Membership.objects.select_related("partner").get(user=user)
+    assert membership.role == role
+    assert membership.is_active
+    assert (membership.partner.domain if membership.partner else None) == partner_domain
+
+
+def test_the_consultant_is_a_member_of_both_tenants_and_nobody_else_is():
+    seed_demo("--quiet")
+
+    with dangerously_all_tenants():
+        multi_tenant = {
+            m.user.email
+            for m in Membership.objects.select_related("user")
+            if Membership.objects.filter(user=m.user).count() > 1
+        }
+    assert multi_tenant == {"consultant@both.test"}
+
+
+def test_seed_demo_leaves_pending_invitations_for_the_people_page_without_emailing(mailoutbox):
+    output = seed_demo()
+
+    for slug in ("acme", "globex"):
+        with tenant_context(Tenant.objects.get(slug=slug)):
+            pending = [i for i in Invitation.objects.all() if i.state == "pending"]
+            assert pending, f"no pending invitation in {slug}"
+            assert all(i.invited_by is not None for i in pending)
+    assert mailoutbox == []
+    assert "/accounts/invite/" in output  # the accept links are printed instead
+
+
+def test_seed_demo_prints_the_demo_logins():
+    output = seed_demo()
+
+    assert LOGIN_URL in output
+    for email, slug, role, _partner in DOCUMENTED_LOGINS:
+        assert any(
+            email in line and slug in line and role in line for line in output.splitlines()
+        ), f"{email} ({slug}, {role}) is missing from the table"
+
+
+def test_seed_demo_quiet_prints_no_table():
+    assert "admin@acme.test" not in seed_demo("--quiet")
+
+
+def test_running_seed_demo_twice_creates_nothing_new():
+    seed_demo("--quiet")
+    after_first_run = row_counts()
+
+    output = seed_demo()
+
+    assert row_counts() == after_first_run
+    assert after_first_run["Tenant"] == 2
+    assert after_first_run["User"] == 5 * 2 + 2 * 3 * 2 + 1
+    assert "admin@acme.test" in output
+
+
+def test_seed_demo_refuses_to_run_with_debug_off():
+    with override_settings(DEBUG=False), pytest.raises(CommandError, match="DEBUG"):
+        call_command("seed_demo", "--quiet")
+
+    assert row_counts() == dict.fromkeys(row_counts(), 0)
