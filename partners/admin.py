@@ -122,6 +122,14 @@ class TenantAdmin(TrellisModelAdmin):
     def has_delete_permission(self, request, obj=None):
         return is_operator_mode(request) and super().has_delete_permission(request, obj)
 
+    def get_deleted_objects(self, objs, request):
+        deleted, model_count, perms_needed, protected = super().get_deleted_objects(objs, request)
+        if is_operator_mode(request):
+            # Deleting a tenant takes every row it owns with it, including rows that are
+            # read-only in the admin (tokens, the outbox, the run log): that is the point.
+            perms_needed = set()
+        return deleted, model_count, perms_needed, protected
+
     def save_model(self, request, obj, form, change):
         data = form.cleaned_data
         if not is_operator_mode(request):
@@ -272,15 +280,19 @@ class MembershipAdmin(TenantScopedAdmin):
     def user_name(self, obj):
         return obj.user.full_name
 
+    def _person_fields(self, request) -> list[str]:
+        # Tenant admins see who the person is, without a link to the (operator-only) user.
+        return ["user"] if is_operator_mode(request) else ["user_email", "user_name"]
+
     def get_model_fields(self, request, obj=None):
         if obj is None:
             return ["user", "role", "partner"]
-        return ["user", "role", "partner", "is_active", "created_at"]
+        return [*self._person_fields(request), "role", "partner", "is_active", "created_at"]
 
     def get_readonly_fields(self, request, obj=None):
         readonly = list(super().get_readonly_fields(request, obj))
         if obj is not None:
-            readonly += ["user", "created_at"]
+            readonly += [*self._person_fields(request), "created_at"]
         return readonly
 
     def get_autocomplete_fields(self, request):
@@ -442,8 +454,12 @@ class ApiTokenAdmin(ReadOnlyAdminMixin, TenantScopedAdmin):
 
 @admin.register(OutboxEvent)
 class OutboxEventAdmin(ReadOnlyAdminMixin, TenantScopedAdmin):
-    list_display = ("name", "created_at", "dispatched_at", "attempts", "failing")
-    list_filter = ("name", ("dispatched_at", admin.EmptyFieldListFilter))
+    list_display = ("name", "created_at", "dispatched_at", "attempts", "failing", "gave_up_at")
+    list_filter = (
+        "name",
+        ("dispatched_at", admin.EmptyFieldListFilter),
+        ("gave_up_at", admin.EmptyFieldListFilter),
+    )
     search_fields = ("name",)
     fields = (
         "name",
@@ -451,6 +467,8 @@ class OutboxEventAdmin(ReadOnlyAdminMixin, TenantScopedAdmin):
         "created_at",
         "dispatched_at",
         "attempts",
+        "next_attempt_at",
+        "gave_up_at",
         "last_error",
         "delivered_to",
     )

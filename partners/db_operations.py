@@ -27,7 +27,7 @@ def _constraint_name(*parts: str) -> str:
     name = "_".join(parts)
     if len(name) <= 63:
         return name
-    digest = hashlib.sha1(name.encode()).hexdigest()[:8]
+    digest = hashlib.sha256(name.encode()).hexdigest()[:8]
     return f"{name[:54]}_{digest}"
 
 

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 from django.conf import settings
 from django.db import connection, models, transaction
 from django.db.models import Expression
+from django.utils import timezone
 
 if TYPE_CHECKING:
     from partners.models import Membership, Tenant
@@ -87,17 +88,15 @@ def tenant_context(tenant: Tenant, membership: Membership | None = None) -> Iter
     membership_token = _current_membership.set(membership)
     all_tenants_token = _all_tenants.set(False)
     try:
-        with transaction.atomic():
+        # Dates and times render in the tenant's time zone inside its context.
+        with timezone.override(tenant.time_zone or "UTC"), transaction.atomic():
             previous = _set_db_tenant(tenant.pk)
             try:
                 yield tenant
             finally:
                 if not connection.needs_rollback:
-                    with contextlib.suppress(Exception):
-                        with connection.cursor() as cursor:
-                            cursor.execute(
-                                "SELECT set_config('app.tenant_id', %s, true)", [previous]
-                            )
+                    with contextlib.suppress(Exception), connection.cursor() as cursor:
+                        cursor.execute("SELECT set_config('app.tenant_id', %s, true)", [previous])
     finally:
         _all_tenants.reset(all_tenants_token)
         _current_membership.reset(membership_token)
@@ -127,9 +126,8 @@ def dangerously_all_tenants() -> Iterator[None]:
                 yield
             finally:
                 if not connection.needs_rollback:
-                    with contextlib.suppress(Exception):
-                        with connection.cursor() as cursor:
-                            cursor.execute(f'SET LOCAL ROLE "{role_before}"')
+                    with contextlib.suppress(Exception), connection.cursor() as cursor:
+                        cursor.execute(f'SET LOCAL ROLE "{role_before}"')
     finally:
         _all_tenants.reset(token)
 

@@ -60,6 +60,48 @@ def test_every_tenant_admin_page_renders(as_acme_admin, rows_everywhere, tenant)
             assert as_acme_admin.get(f"{base}{pk}/history/").status_code == 200, base
 
 
+def test_an_operator_deletes_a_tenant_with_everything_it_owns(
+    as_operator, rows_everywhere, tenant, other_tenant
+):
+    from partners.models import Partner, Tenant
+    from partners.tenancy import dangerously_all_tenants
+
+    page = as_operator.get(f"/admin/partners/tenant/{tenant.pk}/delete/")
+    assert page.status_code == 200
+    assert b"Northwind" in page.content  # the cascade is listed
+    response = as_operator.post(f"/admin/partners/tenant/{tenant.pk}/delete/", {"post": "yes"})
+    assert response.status_code == 302
+    assert not Tenant.objects.filter(pk=tenant.pk).exists()
+    with dangerously_all_tenants():
+        assert list(Partner.objects.values_list("name", flat=True)) == ["Umbrella"]
+
+
+def test_a_tenant_admin_deletes_a_partner_without_people(as_acme_admin, rows_everywhere, tenant):
+    from partners.models import Partner
+    from tests.factories import PartnerFactory
+
+    contoso = PartnerFactory(tenant=tenant, name="Contoso", domain="contoso.test")
+    url = f"/t/acme/admin/partners/partner/{contoso.pk}/delete/"
+    assert as_acme_admin.get(url).status_code == 200
+    assert as_acme_admin.post(url, {"post": "yes"}).status_code == 302
+    with tenant_context(tenant):
+        assert not Partner.objects.filter(pk=contoso.pk).exists()
+
+
+def test_a_partner_with_people_cannot_be_deleted_by_a_tenant_admin(
+    as_acme_admin, rows_everywhere, partner, tenant
+):
+    # People are deactivated (kept in the audit trail), never deleted by a tenant admin,
+    # so neither is the partner organization they belong to.
+    from partners.models import Partner
+
+    url = f"/t/acme/admin/partners/partner/{partner.pk}/delete/"
+    response = as_acme_admin.post(url, {"post": "yes"})
+    assert response.status_code == 403
+    with tenant_context(tenant):
+        assert Partner.objects.filter(pk=partner.pk).exists()
+
+
 def test_history_can_be_read_but_not_reverted(as_acme_admin, partner, tenant):
     with tenant_context(tenant):
         version = partner.history.first()

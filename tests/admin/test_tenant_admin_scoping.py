@@ -66,6 +66,8 @@ def test_membership_change_form_offers_only_the_tenants_partners(
     offered = set(re.findall(r'<option value="(\d+)"', select.group(0)))
     assert offered == {str(partner.pk), str(contoso.pk)}
     assert b"Umbrella" not in response.content
+    assert b"rep@northwind.test" in response.content
+    assert b"/admin/partners/user/" not in response.content  # no link to the global user
 
 
 def test_membership_changelist_partner_filter_offers_only_the_tenants_partners(as_acme_admin):

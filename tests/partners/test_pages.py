@@ -439,3 +439,23 @@ def test_second_tenant_membership_gives_a_second_home(login, channel_manager):
     assert response.redirect_chain == [("/t/globex/console/", 302)]
     assert "Finance" in text(response)
     assert "Globex" in text(response)
+
+
+@pytest.mark.parametrize("role", sorted(EXPECTED_NAV))
+def test_no_page_of_the_role_links_to_a_dead_end(
+    login, member_with_role, tenant_admin, invite, role
+):
+    invite(tenant_admin, "newcomer@acme.test", "finance")
+    client = login(member_with_role(role))
+    pages = ["/t/acme/", *main_nav(client.get("/t/acme/", follow=True)).values()]
+    links = set()
+    for url in pages:
+        response = client.get(url, follow=True)
+        links |= {
+            attrs["href"]
+            for tag, attrs in parse(response).tags
+            if tag == "a" and attrs.get("href", "").startswith("/")
+        }
+    assert links
+    dead = {url: client.get(url, follow=True).status_code for url in links}
+    assert {url: status for url, status in dead.items() if status != 200} == {}

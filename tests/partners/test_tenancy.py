@@ -55,9 +55,8 @@ def test_tenant_setting_does_not_outlive_the_block(partner):
 def test_insert_into_another_tenant_is_refused_by_the_database(partner, other_tenant):
     from django.db import DatabaseError, transaction
 
-    with tenant_context(other_tenant), pytest.raises(DatabaseError):
-        with transaction.atomic():
-            Partner.objects.create(tenant=partner.tenant, name="Sneaky", domain="sneaky.test")
+    with tenant_context(other_tenant), pytest.raises(DatabaseError), transaction.atomic():
+        Partner.objects.create(tenant=partner.tenant, name="Sneaky", domain="sneaky.test")
 
 
 def test_cross_tenant_foreign_key_is_refused_by_the_database(partner, other_tenant):
@@ -67,12 +66,11 @@ def test_cross_tenant_foreign_key_is_refused_by_the_database(partner, other_tena
     from tests.factories import UserFactory
 
     user = UserFactory()
-    with tenant_context(other_tenant), pytest.raises(IntegrityError):
-        with transaction.atomic():
-            Membership.objects.create(
-                tenant=other_tenant, user=user, role="partner_rep", partner_id=partner.pk
-            )
-            connection.check_constraints()
+    with tenant_context(other_tenant), pytest.raises(IntegrityError), transaction.atomic():
+        Membership.objects.create(
+            tenant=other_tenant, user=user, role="partner_rep", partner_id=partner.pk
+        )
+        connection.check_constraints()
 
 
 def test_escape_hatch_sees_every_tenant(partner, other_tenant):
@@ -111,3 +109,14 @@ def test_scoped_queryset_used_as_a_subquery_stays_scoped(partner, other_tenant):
         inner = Partner.objects.filter(status="active")
         rows = list(Membership.objects.filter(partner__in=inner))
     assert [m.partner_id for m in rows] == [partner.pk]
+
+
+def test_tenant_context_renders_times_in_the_tenants_time_zone(db):
+    from django.utils import timezone
+
+    from tests.factories import TenantFactory
+
+    berlin = TenantFactory(slug="berlin", time_zone="Europe/Berlin")
+    with tenant_context(berlin):
+        assert timezone.get_current_timezone_name() == "Europe/Berlin"
+    assert timezone.get_current_timezone_name() == "UTC"
