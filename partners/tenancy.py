@@ -46,6 +46,7 @@ class CrossTenantReference(ValueError):
 _current_tenant: ContextVar[Tenant | None] = ContextVar("trellis_tenant", default=None)
 _current_membership: ContextVar[Membership | None] = ContextVar("trellis_membership", default=None)
 _all_tenants: ContextVar[bool] = ContextVar("trellis_all_tenants", default=False)
+_runtime_role_under_ops: ContextVar[str | None] = ContextVar("trellis_runtime_role", default=None)
 
 
 def get_current_tenant() -> Tenant | None:
@@ -84,12 +85,18 @@ def tenant_context(tenant: Tenant, membership: Membership | None = None) -> Iter
     row through a service), the block is scoped to ``tenant`` again: a service's own queries
     (duplicate checks, bulk updates) must never reach across tenants.
     """
+    operator_role = _runtime_role_under_ops.get() if _all_tenants.get() else None
     tenant_token = _current_tenant.set(tenant)
     membership_token = _current_membership.set(membership)
     all_tenants_token = _all_tenants.set(False)
     try:
         # Dates and times render in the tenant's time zone inside its context.
         with timezone.override(tenant.time_zone or "UTC"), transaction.atomic():
+            if operator_role:
+                # Back from the BYPASSRLS ops role to the runtime role, so row-level security
+                # guards this block too.
+                with connection.cursor() as cursor:
+                    cursor.execute(f'SET LOCAL ROLE "{operator_role}"')
             previous = _set_db_tenant(tenant.pk)
             try:
                 yield tenant
@@ -97,6 +104,8 @@ def tenant_context(tenant: Tenant, membership: Membership | None = None) -> Iter
                 if not connection.needs_rollback:
                     with contextlib.suppress(Exception), connection.cursor() as cursor:
                         cursor.execute("SELECT set_config('app.tenant_id', %s, true)", [previous])
+                        if operator_role:
+                            cursor.execute(f'SET LOCAL ROLE "{settings.DATABASE_OPS_ROLE}"')
     finally:
         _all_tenants.reset(all_tenants_token)
         _current_membership.reset(membership_token)
@@ -122,12 +131,14 @@ def dangerously_all_tenants() -> Iterator[None]:
                 cursor.execute("SELECT current_user")
                 role_before = cursor.fetchone()[0]
                 cursor.execute(f'SET LOCAL ROLE "{settings.DATABASE_OPS_ROLE}"')
+            role_token = _runtime_role_under_ops.set(role_before)
             try:
                 yield
             finally:
                 if not connection.needs_rollback:
                     with contextlib.suppress(Exception), connection.cursor() as cursor:
                         cursor.execute(f'SET LOCAL ROLE "{role_before}"')
+                _runtime_role_under_ops.reset(role_token)
     finally:
         _all_tenants.reset(token)
 

@@ -120,3 +120,14 @@ def test_tenant_context_renders_times_in_the_tenants_time_zone(db):
     with tenant_context(berlin):
         assert timezone.get_current_timezone_name() == "Europe/Berlin"
     assert timezone.get_current_timezone_name() == "UTC"
+
+
+def test_tenant_context_inside_the_escape_hatch_is_guarded_by_rls_again(partner, other_tenant):
+    PartnerFactory(tenant=other_tenant, name="Umbrella", domain="umbrella.test")
+    with dangerously_all_tenants():
+        with tenant_context(other_tenant), connection.cursor() as cursor:
+            cursor.execute("SELECT name FROM partners_partner ORDER BY name")
+            assert cursor.fetchall() == [("Umbrella",)]
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM partners_partner")
+            assert cursor.fetchone()[0] == 2
