@@ -61,6 +61,9 @@ def ensure_roles_and_grants(alias: str = "default") -> None:
                         f"CREATE ROLE {q(app_role)} LOGIN NOSUPERUSER NOBYPASSRLS PASSWORD %s",
                         [app_password or None],
                     )
+                elif app_password:
+                    # Keep the role's password in step with DATABASE_URL (rotated secrets).
+                    cursor.execute(f"ALTER ROLE {q(app_role)} PASSWORD %s", [app_password])
                 cursor.execute(f"GRANT {q(ops_role)} TO {q(app_role)}")
         for role in {app_role, ops_role}:
             cursor.execute(f"GRANT USAGE ON SCHEMA public TO {q(role)}")
