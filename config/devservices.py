@@ -203,9 +203,10 @@ def _bootstrap_database(bindir: Path) -> None:
     exists = _psql(bindir, f"SELECT 1 FROM pg_database WHERE datname = '{DB_NAME}'")
     if not exists:
         _psql(bindir, f"CREATE DATABASE {DB_NAME} OWNER {OWNER_ROLE}")
-    # pg_trgm in template1 too, so test databases created from it have it without superuser.
+    # Extensions in template1 too, so test databases created from it have them.
     for db in ("template1", DB_NAME):
-        _psql(bindir, "CREATE EXTENSION IF NOT EXISTS pg_trgm", db=db)
+        for extension in ("pg_trgm", "btree_gin"):
+            _psql(bindir, f"CREATE EXTENSION IF NOT EXISTS {extension}", db=db)
 
 
 def ensure_postgres() -> bool:

@@ -10,6 +10,7 @@ import zoneinfo
 
 from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
 from django.contrib.auth.models import PermissionsMixin
+from django.contrib.postgres.fields import ArrayField
 from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db import models
@@ -122,6 +123,17 @@ class Partner(TenantModel):
     status = models.CharField(
         _("status"), max_length=20, choices=PartnerStatus.choices, default=PartnerStatus.ACTIVE
     )
+    # Where and in what the partner sells: used by lead routing.
+    countries = ArrayField(
+        models.CharField(max_length=2), default=list, blank=True,
+        help_text=_("ISO 3166 two-letter codes of the countries served."),
+    )  # fmt: skip
+    regions = ArrayField(models.CharField(max_length=50), default=list, blank=True)
+    competencies = ArrayField(models.CharField(max_length=100), default=list, blank=True)
+    lead_capacity = models.PositiveIntegerField(
+        _("open-lead capacity"), default=10,
+        help_text=_("How many offered or accepted leads the partner can work at once."),
+    )  # fmt: skip
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 
     history = HistoricalRecords()

@@ -32,6 +32,18 @@ _VIEW_DIRECTORY = [
     "partners.view_partner",
     "partners.view_membership",
 ]
+# Deal registration (the deals app): staff see every deal of the tenant; partner users see
+# their organization's (partner admins) or their own and shared ones (reps), by rule in
+# deals.selectors, so they hold register_deal rather than view_deal.
+_DEALS_READ = ["deals.view_deal", "deals.view_product", "deals.view_lead", "deals.export_deal"]
+_DEALS_REVIEW = [
+    *_DEALS_READ,
+    "deals.review_deal",
+    "deals.record_direct_deal",
+    "deals.manage_lead",
+    "deals.view_dealconflict",
+]
+_PARTNER_DEALS = ["deals.register_deal", "deals.respond_lead", "deals.view_product"]
 
 ROLE_PERMISSIONS: dict[str, list[str]] = {
     Role.TENANT_ADMIN: [
@@ -56,8 +68,17 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "partners.delete_apitoken",
         "partners.view_outboxevent",
         "partners.view_automationrun",
+        *_DEALS_REVIEW,
+        "deals.add_product",
+        "deals.change_product",
+        "deals.view_engagementrules",
+        "deals.change_engagementrules",
+        "deals.view_lostreason",
+        "deals.add_lostreason",
+        "deals.change_lostreason",
     ],
     Role.CHANNEL_MANAGER: [
+        *_DEALS_REVIEW,
         "partners.access_staff_console",
         "partners.invite_partner_user",
         "partners.change_partner",
@@ -66,10 +87,16 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "partners.delete_invitation",
         *_VIEW_DIRECTORY,
     ],
-    Role.FINANCE: ["partners.access_staff_console", *_VIEW_DIRECTORY],
-    Role.MARKETING: ["partners.access_staff_console", "partners.view_partner"],
+    Role.FINANCE: ["partners.access_staff_console", *_VIEW_DIRECTORY, *_DEALS_READ],
+    Role.MARKETING: [
+        "partners.access_staff_console",
+        "partners.view_partner",
+        *_DEALS_READ,
+        "deals.manage_lead",
+    ],
     Role.ANALYST: [
         "partners.access_staff_console",
+        *_DEALS_READ,
         "partners.view_automationrun",
         *_VIEW_DIRECTORY,
     ],
@@ -80,8 +107,9 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "partners.add_invitation",
         "partners.delete_invitation",
         "partners.view_membership",
+        *_PARTNER_DEALS,
     ],
-    Role.PARTNER_REP: ["partners.access_partner_portal"],
+    Role.PARTNER_REP: ["partners.access_partner_portal", *_PARTNER_DEALS],
 }
 
 

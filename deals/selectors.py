@@ -1,0 +1,186 @@
+"""Reads of deal registration shared by pages, the API and jobs. Scoped by the tenant
+(manager + RLS) and, here, by who may see what inside it:
+
+- vendor staff with ``deals.view_deal``: every deal of the tenant;
+- a partner admin: the deals of their organization, and deals it is a further partner on;
+- a partner rep: the deals they registered, and deals shared with them (a guardian grant).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.db import connection
+from django.db.models import Q, QuerySet
+
+from deals.models import OPEN_STATUSES, Deal, DealConflict, DealTransition, DealUserObjectPermission
+from deals.normalize import matchable_domain, normalize_company
+from partners.models import Membership
+from partners.permissions import membership_permissions
+
+SORTS = {
+    "newest": ("-created_at", "-id"),
+    "oldest": ("created_at", "id"),
+    "total": ("-total", "-id"),
+    "close": ("expected_close_date", "id"),
+    "customer": ("customer_name", "id"),
+}
+
+
+def deal_visibility(actor: Membership) -> Q | None:
+    """The filter of deals ``actor`` may see, or None for all of the tenant's deals."""
+    perms = membership_permissions(actor)
+    if actor.is_staff_member and "deals.view_deal" in perms:
+        return None
+    if actor.is_partner_member and actor.partner_id:
+        if actor.role == "partner_admin":
+            return Q(partner_id=actor.partner_id) | Q(further_partners__partner_id=actor.partner_id)
+        shared = DealUserObjectPermission.objects.filter(
+            user_id=actor.user_id, permission__codename="view_deal"
+        ).values("content_object_id")
+        return Q(partner_id=actor.partner_id, registered_by_id=actor.user_id) | Q(pk__in=shared)
+    return Q(pk__in=[])
+
+
+def deal_list(*, actor: Membership) -> QuerySet[Deal]:
+    queryset = Deal.objects.select_related("partner", "registered_by")
+    visibility = deal_visibility(actor)
+    if visibility is not None:
+        queryset = queryset.filter(visibility)
+        if actor.role == "partner_admin":
+            queryset = queryset.distinct()
+    return queryset
+
+
+@dataclass
+class DealFilters:
+    q: str = ""
+    status: str = ""
+    stage: str = ""
+    deal_type: str = ""
+    partner_id: int | None = None
+    registered_by_id: int | None = None
+    direct: bool | None = None
+    sort: str = "newest"
+
+
+def deal_search(*, actor: Membership, filters: DealFilters) -> QuerySet[Deal]:
+    queryset = deal_list(actor=actor)
+    if filters.q:
+        term = filters.q.strip()
+        domain = matchable_domain(term)
+        condition = Q(customer_name__icontains=term)
+        if domain and "." in domain:
+            condition |= Q(customer_domain_normalized=domain)
+        queryset = queryset.filter(condition)
+    if filters.status:
+        queryset = queryset.filter(status=filters.status)
+    if filters.stage:
+        queryset = queryset.filter(stage=filters.stage)
+    if filters.deal_type:
+        queryset = queryset.filter(deal_type=filters.deal_type)
+    if filters.partner_id:
+        queryset = queryset.filter(partner_id=filters.partner_id)
+    if filters.registered_by_id:
+        queryset = queryset.filter(registered_by_id=filters.registered_by_id)
+    if filters.direct is not None:
+        queryset = queryset.filter(partner__isnull=filters.direct)
+    return queryset.order_by(*SORTS.get(filters.sort, SORTS["newest"]))
+
+
+def deal_timeline(*, deal: Deal) -> QuerySet[DealTransition]:
+    return DealTransition.objects.filter(deal=deal).select_related("actor").order_by("at", "id")
+
+
+def deal_conflicts(*, deal: Deal) -> QuerySet[DealConflict]:
+    """For reviewers only: the stored candidates with their partner and score."""
+    return (
+        DealConflict.objects.filter(deal=deal)
+        .select_related("candidate__partner", "candidate__registered_by")
+        .order_by("-score", "id")
+    )
+
+
+def review_queue(*, actor: Membership) -> QuerySet[Deal]:
+    """Pending first (submitted, then waiting on the partner), oldest first."""
+    from django.db.models import Case, IntegerField, Value, When
+
+    return (
+        deal_list(actor=actor)
+        .filter(status__in=["submitted", "more_info"])
+        .annotate(
+            queue_rank=Case(
+                When(status="submitted", then=Value(0)),
+                default=Value(1),
+                output_field=IntegerField(),
+            )
+        )
+        .order_by("queue_rank", "submitted_at", "id")
+    )
+
+
+def own_registrations_for_customer(
+    *, actor: Membership, customer_name: str, customer_domain: str = ""
+) -> QuerySet[Deal]:
+    """The partner's own open registrations of the same customer (a hint, not a conflict)."""
+    name = normalize_company(customer_name)
+    domain = matchable_domain(customer_domain)
+    condition = Q(customer_name_normalized=name) if name else Q(pk__in=[])
+    if domain:
+        condition |= Q(customer_domain_normalized=domain)
+    return deal_list(actor=actor).filter(
+        condition, partner_id=actor.partner_id, status__in=["draft", *OPEN_STATUSES]
+    )
+
+
+def conflict_candidates(
+    *,
+    tenant_id: int,
+    deal_id: int | None,
+    domain: str,
+    name: str,
+    country: str,
+    threshold: Decimal,
+    limit: int = 50,
+) -> list[tuple[int, float, bool]]:
+    """(deal id, score, matched by domain) of open deals of the tenant that may be the same
+    customer: the same normalized domain, or a company name at least ``threshold`` similar
+    (pg_trgm) in the same country. Two index-friendly branches, united."""
+    with connection.cursor() as cursor:
+        # `%` uses the trigram index with this threshold; similarity() re-checks exactly.
+        cursor.execute("SELECT set_config('pg_trgm.similarity_threshold', %s, true)",
+                       [str(threshold)])  # fmt: skip
+        cursor.execute(
+            """
+            SELECT id, max(score) AS score, bool_or(by_domain) AS by_domain FROM (
+                SELECT d.id, 1.0::float8 AS score, true AS by_domain
+                FROM deals_deal d
+                WHERE d.tenant_id = %(tenant)s AND %(domain)s <> ''
+                  AND d.customer_domain_normalized = %(domain)s
+                  AND d.status IN ('submitted', 'more_info', 'approved')
+                  AND d.id <> %(deal)s
+                UNION ALL
+                SELECT d.id, similarity(d.customer_name_normalized, %(name)s)::float8, false
+                FROM deals_deal d
+                WHERE d.tenant_id = %(tenant)s AND d.country = %(country)s
+                  AND d.customer_name_normalized %% %(name)s
+                  AND similarity(d.customer_name_normalized, %(name)s) >= %(threshold)s
+                  AND d.status IN ('submitted', 'more_info', 'approved')
+                  AND d.id <> %(deal)s
+            ) candidates
+            GROUP BY id
+            ORDER BY score DESC, id
+            LIMIT %(limit)s
+            """,
+            {
+                "tenant": tenant_id,
+                "deal": deal_id or 0,
+                "domain": domain,
+                "name": name,
+                "country": country,
+                "threshold": float(threshold),
+                "limit": limit,
+            },
+        )
+        return [(row[0], float(row[1]), bool(row[2])) for row in cursor.fetchall()]
