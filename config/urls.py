@@ -23,6 +23,9 @@ urlpatterns = [
     path("console/", include(("partners.urls_console", "console"))),
     path("portal/", include(("partners.urls_portal", "portal"))),
     path("people/", include(("partners.urls_people", "people"))),
+    path("deals/", include(("deals.urls_portal", "deals_portal"))),
+    path("console/deals/", include(("deals.urls_console", "deals_console"))),
+    path("leads/", include(("deals.urls_leads", "leads"))),
 ]
 
 handler403 = "partners.views.permission_denied"

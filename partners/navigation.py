@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 from django.http import HttpRequest
-from django.urls import reverse
+from django.urls import NoReverseMatch, reverse
 from django.utils.translation import gettext_lazy as _
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -25,6 +28,25 @@ NAVIGATION = [
     (_("API tokens"), "people:tokens", None),
     (_("Admin"), "admin:index", "partners.access_tenant_admin"),
 ]
+
+
+def register(
+    label, url_name: str, perm: str | None, *, after: str | None = None, capability=None
+) -> None:
+    """Add a navigation link from a higher app (in its AppConfig.ready), so this app never
+    imports it. ``after`` places it after the link with that URL name; ``capability`` adds
+    the sentence the home pages show for ``perm``."""
+    entry = (label, url_name, perm)
+    if any(existing[1] == url_name for existing in NAVIGATION):
+        return
+    names = [existing[1] for existing in NAVIGATION]
+    if after in names:
+        NAVIGATION.insert(names.index(after) + 1, entry)
+    else:
+        NAVIGATION.insert(len(NAVIGATION) - 2, entry)  # before API tokens and Admin
+    if capability and perm and all(existing[0] != perm for existing in CAPABILITIES):
+        CAPABILITIES.append((perm, capability))
+
 
 # What a permission lets a member do, in words, for the home pages.
 CAPABILITIES = [
@@ -46,7 +68,10 @@ def navigation_for(request: HttpRequest) -> list[NavItem]:
     for label, name, perm in NAVIGATION:
         if perm and not user.has_perm(perm):
             continue
-        links.append((str(label), reverse(name)))
+        try:
+            links.append((str(label), reverse(name)))
+        except NoReverseMatch:  # an app registered a page it does not serve: no dead link
+            logger.warning("navigation: no URL named %s", name)
     # One active item: the link whose URL is the longest prefix of the current path
     # (/people/tokens/ is "API tokens", not also "People").
     matches = [url for _label, url in links if request.path.startswith(url)]
