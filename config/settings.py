@@ -40,6 +40,9 @@ if EMBEDDED_DATABASE:
 else:
     _db_runtime = env.db_url_config(env.str("DATABASE_URL"))
     _db_owner = env.db_url_config(env.str("DATABASE_OWNER_URL", default=env.str("DATABASE_URL")))
+# Another database on the same server and roles (the benchmark's `trellis_bench`).
+if env.str("DATABASE_NAME", default=""):
+    _db_runtime["NAME"] = _db_owner["NAME"] = env.str("DATABASE_NAME")
 
 if EMBEDDED_REDIS:
     devservices.ensure_redis()
@@ -259,6 +262,10 @@ OUTBOX_SWEEP_SECONDS = env.int("OUTBOX_SWEEP_SECONDS", default=60)
 # Installed into django-celery-beat's tables by its scheduler; editable in the admin.
 CELERY_BEAT_SCHEDULE = {
     "sweep-outbox": {"task": "partners.sweep_outbox", "schedule": OUTBOX_SWEEP_SECONDS},
+    # Rules of engagement: expire registrations past protection, warn before (per tenant).
+    "deal-rules": {"task": "deals.run_deal_rules", "schedule": 3600},
+    # Leads: time out offers past the response SLA and move their leads on (per tenant).
+    "lead-offers": {"task": "deals.sweep_lead_offers", "schedule": 300},
 }
 
 # ---------------------------------------------------------------- REST API
@@ -302,6 +309,13 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     # Tags and operation ids from the resource ("memberships_list"), not the version prefix.
     "SCHEMA_PATH_PREFIX": r"/api/v[0-9]+",
+    # Choice sets whose field names collide with other sets ("status", "role") get their own
+    # component names, so --fail-on-warn stays clean as apps add endpoints.
+    "ENUM_NAME_OVERRIDES": {
+        "DealStatusEnum": "deals.models.DealStatus",
+        "DealPartnerRoleEnum": "deals.models.PartnerRole",
+        "RoleEnum": "partners.roles.Role",
+    },
 }
 
 # ---------------------------------------------------------------- i18n and static

@@ -14,6 +14,8 @@ urlpatterns = [
     path("accounts/", include("partners.urls_accounts")),
     path("admin/", admin.site.urls),
     path("api/v1/", include("partners.api.urls")),
+    path("api/v1/", include("deals.api.urls")),
+    path("api/v1/", include("deals.api.urls_leads")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path(
         "api/docs/",
@@ -26,6 +28,7 @@ urlpatterns = [
     path("deals/", include(("deals.urls_portal", "deals_portal"))),
     path("console/deals/", include(("deals.urls_console", "deals_console"))),
     path("leads/", include(("deals.urls_leads", "leads"))),
+    path("notifications/", include(("partners.urls_notifications", "notifications"))),
 ]
 
 handler403 = "partners.views.permission_denied"

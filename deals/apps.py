@@ -23,3 +23,16 @@ class DealsConfig(AppConfig):
             _("Deals"), "deals_console:list", "deals.view_deal",
             after="deals_console:queue", capability=_("See every deal of the program"),
         )  # fmt: skip
+        # Notifications: partners hear about decisions, reviewers about work waiting for them.
+        from deals.notifications import register_handlers
+
+        register_handlers()
+        # Leads: staff create, import and route them; partners answer the offers.
+        navigation.register(
+            _("Leads"), "leads:list", "deals.manage_lead",
+            after="deals_console:list", capability=_("Create, import and route leads"),
+        )  # fmt: skip
+        navigation.register(
+            _("Offered leads"), "leads:offered", "deals.respond_lead",
+            after="deals_portal:list", capability=_("Accept or decline the leads offered to you"),
+        )  # fmt: skip

@@ -95,9 +95,27 @@ LEGAL_SUFFIXES = frozenset(
         "pc",
         "se",
         "sl",
-        "sa",
         "de",
         "cv",
+        "kgaa",
+        "ltda",
+        "sro",
+        "aps",
+        "kft",
+        "bhd",
+        "sdn",
+        "pvt",
+        "bvba",
+        "sprl",
+        "ooo",
+        "oao",
+        "zao",
+        "pao",
+        # Russian OOO, OAO, ZAO, PAO in Cyrillic (escaped: they look like Latin letters)
+        "\u043e\u043e\u043e",
+        "\u043e\u0430\u043e",
+        "\u0437\u0430\u043e",
+        "\u043f\u0430\u043e",
         "holding",
         "holdings",
         "group",
@@ -105,7 +123,12 @@ LEGAL_SUFFIXES = frozenset(
 )
 
 _SCHEME = re.compile(r"^[a-z][a-z0-9+.-]*://")
-_NON_WORD = re.compile(r"[^a-z0-9]+")
+# Letters and digits of any script stay ("Яндекс", "Müller" -> "muller"); the rest separates.
+_NON_WORD = re.compile(r"[\W_]+")
+# "S.A.", "L.L.C.", "B.V": initials written with dots are one word ("sa", "llc", "bv").
+_DOTTED_INITIALS = re.compile(r"\b[^\W\d_](?:\.[^\W\d_])+\b\.?")
+# One DNS label: letters (any script, for IDNs) or digits, hyphens inside.
+_LABEL = re.compile(r"[^\W_](?:[\w-]{0,61}[^\W_])?")
 
 
 def normalize_domain(value: str | None) -> str:
@@ -124,6 +147,19 @@ def normalize_domain(value: str | None) -> str:
     return text
 
 
+def is_valid_domain(value: str | None) -> bool:
+    """Whether ``value`` normalizes to a plausible host name: two or more labels, such as
+    ``acme.com`` (``localhost``, ``acme`` or ``acme..com`` are not a customer's website)."""
+    domain = normalize_domain(value)
+    labels = domain.split(".")
+    return (
+        len(domain) <= 253
+        and len(labels) >= 2
+        and all(_LABEL.fullmatch(label) for label in labels)
+        and not labels[-1].isdigit()
+    )
+
+
 def is_free_mail(domain: str) -> bool:
     return normalize_domain(domain) in FREE_MAIL_DOMAINS
 
@@ -139,9 +175,11 @@ def normalize_company(name: str | None) -> str:
     text = unicodedata.normalize("NFKD", name or "")
     text = "".join(ch for ch in text if not unicodedata.combining(ch)).lower()
     text = text.replace("&", " and ")
+    text = _DOTTED_INITIALS.sub(lambda match: match.group(0).replace(".", ""), text)
     words = [w for w in _NON_WORD.split(text) if w]
     if words and words[0] == "the" and len(words) > 1:
         words = words[1:]
-    while len(words) > 1 and words[-1] in LEGAL_SUFFIXES:
+    # "GmbH & Co. KG" goes as a whole: the "and" between legal forms goes with them.
+    while len(words) > 1 and (words[-1] in LEGAL_SUFFIXES or words[-1] == "and"):
         words.pop()
     return " ".join(words)

@@ -14,7 +14,14 @@ from decimal import Decimal
 from django.db import connection
 from django.db.models import Q, QuerySet
 
-from deals.models import OPEN_STATUSES, Deal, DealConflict, DealTransition, DealUserObjectPermission
+from deals.models import (
+    OPEN_STATUSES,
+    Deal,
+    DealConflict,
+    DealPartner,
+    DealTransition,
+    DealUserObjectPermission,
+)
 from deals.normalize import matchable_domain, normalize_company
 from partners.models import Membership
 from partners.permissions import membership_permissions
@@ -30,12 +37,17 @@ SORTS = {
 
 def deal_visibility(actor: Membership) -> Q | None:
     """The filter of deals ``actor`` may see, or None for all of the tenant's deals."""
+    if not actor.is_active:
+        return Q(pk__in=[])
     perms = membership_permissions(actor)
     if actor.is_staff_member and "deals.view_deal" in perms:
         return None
     if actor.is_partner_member and actor.partner_id:
         if actor.role == "partner_admin":
-            return Q(partner_id=actor.partner_id) | Q(further_partners__partner_id=actor.partner_id)
+            # A subquery, not a join: no duplicate rows, so no DISTINCT (which would also
+            # forbid the services' SELECT ... FOR UPDATE through this filter).
+            further = DealPartner.objects.filter(partner_id=actor.partner_id).values("deal_id")
+            return Q(partner_id=actor.partner_id) | Q(pk__in=further)
         shared = DealUserObjectPermission.objects.filter(
             user_id=actor.user_id, permission__codename="view_deal"
         ).values("content_object_id")
@@ -48,8 +60,6 @@ def deal_list(*, actor: Membership) -> QuerySet[Deal]:
     visibility = deal_visibility(actor)
     if visibility is not None:
         queryset = queryset.filter(visibility)
-        if actor.role == "partner_admin":
-            queryset = queryset.distinct()
     return queryset
 
 
@@ -146,11 +156,15 @@ def conflict_candidates(
 ) -> list[tuple[int, float, bool]]:
     """(deal id, score, matched by domain) of open deals of the tenant that may be the same
     customer: the same normalized domain, or a company name at least ``threshold`` similar
-    (pg_trgm) in the same country. Two index-friendly branches, united."""
+    (pg_trgm) in the same country. Two index-friendly branches, united.
+
+    similarity() is a ``real``: the threshold is compared as a ``real`` too, or a name exactly
+    at a threshold such as 0.7 (0.699999988 in single precision) would fall just under it."""
     with connection.cursor() as cursor:
         # `%` uses the trigram index with this threshold; similarity() re-checks exactly.
+        # `%` compares the real score with a double threshold, so it is given a hair less.
         cursor.execute("SELECT set_config('pg_trgm.similarity_threshold', %s, true)",
-                       [str(threshold)])  # fmt: skip
+                       [str(float(threshold) - 1e-6)])  # fmt: skip
         cursor.execute(
             """
             SELECT id, max(score) AS score, bool_or(by_domain) AS by_domain FROM (
@@ -165,7 +179,7 @@ def conflict_candidates(
                 FROM deals_deal d
                 WHERE d.tenant_id = %(tenant)s AND d.country = %(country)s
                   AND d.customer_name_normalized %% %(name)s
-                  AND similarity(d.customer_name_normalized, %(name)s) >= %(threshold)s
+                  AND similarity(d.customer_name_normalized, %(name)s) >= %(threshold)s::real
                   AND d.status IN ('submitted', 'more_info', 'approved')
                   AND d.id <> %(deal)s
             ) candidates

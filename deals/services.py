@@ -15,6 +15,7 @@ from decimal import Decimal
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
+from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -30,12 +31,13 @@ from deals.models import (
     DealType,
     EngagementRules,
     ExtensionStatus,
+    Lead,
     LostReason,
     MatchType,
     PartnerRole,
     Product,
 )
-from deals.normalize import matchable_domain, normalize_company
+from deals.normalize import is_valid_domain, matchable_domain, normalize_company
 from partners import events
 from partners.models import Membership, Partner, PartnerStatus
 from partners.money import MAX_AMOUNT, quantize
@@ -146,11 +148,7 @@ def _validate_input(data: DealInput, *, own_partner: Partner | None, today: date
         err("stage", _("Unknown stage."))
     if data.deal_type not in DealType.values:
         err("deal_type", _("Unknown deal type."))
-    if (
-        data.customer_domain
-        and not matchable_domain(data.customer_domain)
-        and ("." not in data.customer_domain)
-    ):
+    if (data.customer_domain or "").strip() and not is_valid_domain(data.customer_domain):
         err("customer_domain", _("Enter a website domain such as example.com."))
 
     lines: list[tuple[Product, int, Decimal]] = []
@@ -261,6 +259,11 @@ def _check_partner_may_register(actor: Membership) -> Partner:
         raise ValidationError(
             _("%(partner)s is suspended and cannot register deals.") % {"partner": partner.name}
         )
+    if partner.status == PartnerStatus.OFFBOARDED:
+        raise ValidationError(
+            _("%(partner)s has left the program and cannot register deals.")
+            % {"partner": partner.name}
+        )
     return partner
 
 
@@ -304,6 +307,47 @@ def deal_create_direct(*, actor: Membership, data: DealInput) -> Deal:
     return deal
 
 
+@transaction.atomic
+def deal_create_from_lead(*, actor: Membership, lead: Lead, partner: Partner) -> Deal:
+    """An accepted lead becomes an approved registration of the partner that accepted it
+    (``deals.leads.lead_accept`` checks the offer). The vendor chose the partner, so there is
+    no review: it is submitted and approved at once, protected like any approval, and its
+    conflicts are still stored for the reviewers to see."""
+    _require_perm(actor, "deals.respond_lead")
+    if actor.partner_id != partner.pk:
+        raise PermissionDenied(_("Only the partner the lead was offered to can accept it."))
+    now = timezone.now()
+    deal = Deal(
+        tenant=require_tenant(),
+        partner=partner,
+        registered_by=actor.user,
+        status=DealStatus.SUBMITTED,
+        submitted_at=now,
+        customer_name=lead.company_name,
+        customer_domain=lead.company_domain,
+        customer_name_normalized=normalize_company(lead.company_name),
+        customer_domain_normalized=matchable_domain(lead.company_domain),
+        country=lead.country,
+        contact_name=lead.contact_name,
+        contact_email=lead.contact_email,
+        contact_phone=lead.contact_phone,
+        currency=lead.currency,
+        total=quantize(lead.estimated_value or 0, lead.currency),
+        expected_close_date=timezone.localdate()
+        + timedelta(days=engagement_rules().protection_days),
+        notes=lead.notes,
+        updated_at=now,
+    )
+    deal.save()
+    accepted = _("Lead #%(id)d accepted.") % {"id": lead.pk}
+    _record(deal, "", DealStatus.SUBMITTED, actor=actor, comment=accepted)
+    detect_conflicts(deal)
+    _approve(
+        deal, actor=None, comment=_("Approved: a lead the vendor offered and the partner accepted.")
+    )
+    return deal
+
+
 EDITABLE_STATUSES = (DealStatus.DRAFT, DealStatus.MORE_INFO, DealStatus.APPROVED)
 
 
@@ -312,7 +356,7 @@ def deal_update(*, actor: Membership, deal: Deal, data: DealInput) -> Deal:
     """Edit a deal: drafts and more-info answers fully; approved deals keep their customer."""
     deal = _lock_visible(actor, deal)
     if actor.is_partner_member:
-        _check_partner_may_register(actor)
+        _check_registering_partner(actor, deal)
     else:
         _require_perm(actor, "deals.review_deal")
     if deal.status not in EDITABLE_STATUSES:
@@ -347,7 +391,7 @@ def deal_update(*, actor: Membership, deal: Deal, data: DealInput) -> Deal:
 def deal_submit(*, actor: Membership, deal: Deal, comment: str = "") -> Deal:
     """Submit (or answer a more-info request): detect conflicts, auto-approve if allowed."""
     deal = _lock_visible(actor, deal)
-    _check_partner_may_register(actor)
+    _check_registering_partner(actor, deal)
     _require_transition(deal, DealStatus.SUBMITTED)
     if deal.expected_close_date < timezone.localdate():
         raise ValidationError(
@@ -407,10 +451,11 @@ def deal_approve(
     """Approve a submission. First approved registration wins: refused while a conflicting
     registration is approved, unless the reviewer overrides with a reason."""
     _require_perm(actor, "deals.review_deal")
-    deal = _lock_visible(actor, deal)
+    deal = _visible(actor, deal)
     _require_transition(deal, DealStatus.APPROVED)
-    # Lock the deal and its current candidates in id order, so two reviewers approving two
-    # conflicting registrations at once are serialized and the second sees the first.
+    # Lock the deal and its current candidates together, in id order, so two reviewers
+    # approving two conflicting registrations at once are serialized (the second sees the
+    # first approved) and cannot deadlock by locking the same pair in opposite orders.
     candidates = selectors.conflict_candidates(
         tenant_id=deal.tenant_id,
         deal_id=deal.pk,
@@ -420,7 +465,10 @@ def deal_approve(
         threshold=engagement_rules().name_similarity_threshold,
     )
     ids = sorted({deal.pk, *(candidate_id for candidate_id, _s, _d in candidates)})
-    locked = {d.pk: d for d in Deal.objects.select_for_update().filter(pk__in=ids).order_by("pk")}
+    locked = {
+        d.pk: d
+        for d in Deal.objects.select_for_update(no_key=True).filter(pk__in=ids).order_by("pk")
+    }
     deal = locked[deal.pk]
     _require_transition(deal, DealStatus.APPROVED)
     approved_rivals = [
@@ -553,7 +601,7 @@ def deal_mark_lost(
 def deal_request_extension(*, actor: Membership, deal: Deal, reason: str) -> Deal:
     """The partner asks once to extend the protection of an approved registration."""
     deal = _lock_visible(actor, deal)
-    _check_partner_may_register(actor)
+    _check_registering_partner(actor, deal)
     if deal.status != DealStatus.APPROVED or deal.is_direct:
         raise InvalidTransition(_("Only an approved registration can be extended."))
     if deal.extension_status != ExtensionStatus.NONE:
@@ -612,9 +660,52 @@ def deals_bulk_approve(*, actor: Membership, deal_ids: list[int]) -> list[Deal]:
     visible = selectors.deal_list(actor=actor).filter(
         pk__in=deal_ids[:500], status=DealStatus.SUBMITTED, conflict_count=0
     )
-    for deal in visible.order_by("pk"):
-        approved.append(deal_approve(actor=actor, deal=deal, comment=_("Bulk approval.")))
+    chosen = list(visible.select_for_update(no_key=True, of=("self",)).order_by("pk"))
+    for deal in chosen:
+        try:
+            approved.append(deal_approve(actor=actor, deal=deal, comment=_("Bulk approval.")))
+        except ValidationError:
+            # A rival registered after it was approved first (first approved wins): this one
+            # needs a review with an override of its own; the rest of the batch goes ahead.
+            # deal_approve's own savepoint has undone its part.
+            continue
     return approved
+
+
+def deal_transition(
+    *,
+    actor: Membership,
+    deal: Deal,
+    to_status: str,
+    comment: str = "",
+    override_reason: str = "",
+    final_amount: Decimal | None = None,
+    closed_on: date | None = None,
+    lost_reason: LostReason | None = None,
+) -> Deal:
+    """One entry point for "move this deal to ``to_status``" (API actions, generic forms).
+
+    ``comment`` is the rejection reason, the more-info question or the partner's answer.
+    Nobody moves a deal back to draft, and only the expiry job expires a registration."""
+    if to_status == DealStatus.SUBMITTED:
+        return deal_submit(actor=actor, deal=deal, comment=comment)
+    if to_status == DealStatus.APPROVED:
+        return deal_approve(
+            actor=actor, deal=deal, comment=comment, override_reason=override_reason
+        )
+    if to_status == DealStatus.REJECTED:
+        return deal_reject(actor=actor, deal=deal, reason=comment)
+    if to_status == DealStatus.MORE_INFO:
+        return deal_request_info(actor=actor, deal=deal, question=comment)
+    if to_status == DealStatus.WON:
+        return deal_mark_won(actor=actor, deal=deal, final_amount=final_amount, closed_on=closed_on)
+    if to_status == DealStatus.LOST:
+        return deal_mark_lost(actor=actor, deal=deal, reason=lost_reason, comment=comment)
+    if to_status == DealStatus.EXPIRED:
+        raise InvalidTransition(_("A registration expires by itself when its protection ends."))
+    if to_status in DealStatus.values:
+        _require_transition(_visible(actor, deal), to_status)
+    raise InvalidTransition(_("Unknown status."))
 
 
 # ---------------------------------------------------------------- scheduled rules
@@ -623,6 +714,7 @@ def deals_bulk_approve(*, actor: Membership, deal_ids: list[int]) -> list[Deal]:
 def deals_expire_due(*, now=None) -> int:
     """Expire approved registrations whose protection has ended (set-wise, in the tenant)."""
     now = now or timezone.now()
+    tenant = require_tenant()
     with transaction.atomic():
         expired = list(
             Deal.objects.filter(
@@ -646,13 +738,14 @@ def deals_expire_due(*, now=None) -> int:
         )  # fmt: skip
         for d in expired:
             d.status = DealStatus.EXPIRED
-            events.record(tenant=d.tenant, name="deal.expired", payload=_payload(d))
+            events.record(tenant=tenant, name="deal.expired", payload=_payload(d))
     return len(expired)
 
 
 def deals_warn_expiring(*, now=None) -> int:
     """Warn partners (once) that a registration's protection ends within the warning days."""
     now = now or timezone.now()
+    tenant = require_tenant()
     rules = engagement_rules()
     horizon = now + timedelta(days=rules.expiry_warning_days)
     with transaction.atomic():
@@ -669,29 +762,46 @@ def deals_warn_expiring(*, now=None) -> int:
         )
         Deal.objects.filter(pk__in=[d.pk for d in due]).update(expiry_warning_sent_at=now)
         for d in due:
-            events.record(tenant=d.tenant, name="deal.expiry_warning", payload=_payload(d))
+            events.record(tenant=tenant, name="deal.expiry_warning", payload=_payload(d))
     return len(due)
 
 
 # ---------------------------------------------------------------- helpers
 
 
-def _lock_visible(actor: Membership | None, deal: Deal) -> Deal:
-    """Re-read the deal under a row lock, through the actor's visibility (404 if hidden)."""
+def _visible(actor: Membership | None, deal: Deal) -> Deal:
+    """Re-read the deal through the actor's visibility (404 if hidden), without a lock."""
     queryset = Deal.objects.all() if actor is None else selectors.deal_list(actor=actor)
-    locked = queryset.select_for_update(of=("self",)).filter(pk=deal.pk).first()
-    if locked is None:
-        from django.http import Http404
+    found = queryset.filter(pk=deal.pk).first()
+    if found is None:
+        raise Http404
+    return found
 
+
+def _lock_visible(actor: Membership | None, deal: Deal) -> Deal:
+    """Re-read the deal under a row lock, through the actor's visibility (404 if hidden).
+
+    FOR NO KEY UPDATE: rows that only point at the deal (timeline, conflicts of another
+    submission naming it as candidate) can still be inserted meanwhile, so a submission and a
+    review touching the same pair of deals do not deadlock on the foreign-key checks."""
+    queryset = Deal.objects.all() if actor is None else selectors.deal_list(actor=actor)
+    locked = queryset.select_for_update(no_key=True, of=("self",)).filter(pk=deal.pk).first()
+    if locked is None:
         raise Http404
     return locked
 
 
+def _check_registering_partner(actor: Membership, deal: Deal) -> None:
+    """Partner users change only their own organization's registrations: a further partner
+    (co-seller, influencer) sees the deal but does not speak for it."""
+    _check_partner_may_register(actor)
+    if deal.partner_id is None or deal.partner_id != actor.partner_id:
+        raise PermissionDenied(_("Only the registering partner can change this deal."))
+
+
 def _check_owner_or_reviewer(actor: Membership, deal: Deal) -> None:
     if actor.is_partner_member:
-        _check_partner_may_register(actor)
-        if deal.partner_id != actor.partner_id:
-            raise PermissionDenied(_("Only the registering partner can close this deal."))
+        _check_registering_partner(actor, deal)
     else:
         _require_perm(actor, "deals.review_deal")
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import functools
+
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.functional import SimpleLazyObject
 
-from partners import selectors
+from partners import notifications, selectors
 from partners.navigation import global_url, navigation_for
 
 
@@ -33,10 +35,18 @@ def tenancy(request: HttpRequest) -> dict:
             return False
         return len(selectors.memberships_for_user(user=user)) > 1
 
+    @functools.cache
+    def unread_notification_count() -> int:
+        # Counted only when a template shows it (the header), once per response.
+        if membership is None:
+            return 0
+        return notifications.unread_count(actor=membership)
+
     return {
         "current_tenant": getattr(request, "tenant", None),
         "current_membership": membership,
         "navigation": navigation_for(request) if membership else [],
         "has_several_tenants": has_several_tenants,
+        "unread_notification_count": unread_notification_count,
         "account_urls": SimpleLazyObject(lambda: _account_urls(request)),
     }

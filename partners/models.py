@@ -328,6 +328,40 @@ class AutomationRun(TenantModel):
         return f"{self.job} {self.outcome}"
 
 
+class Notification(TenantModel):
+    """An in-app notification for one membership (and, usually, an email with the same text).
+
+    Written by ``partners.notifications.notify``; any app's outbox handler may call it.
+    ``url`` is a path inside the tenant (``deals/12/``), never an absolute address."""
+
+    recipient = models.ForeignKey(
+        Membership, on_delete=models.CASCADE, related_name="notifications"
+    )
+    kind = models.CharField(_("kind"), max_length=100)
+    title = models.CharField(_("title"), max_length=200)
+    body = models.TextField(_("body"), blank=True)
+    url = models.CharField(_("link"), max_length=500, blank=True)
+    event = models.ForeignKey(
+        OutboxEvent, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    read_at = models.DateTimeField(null=True, blank=True)
+    emailed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            # The inbox and the unread badge: (tenant, recipient, read_at IS NULL) then newest.
+            models.Index(
+                fields=["tenant", "recipient", "read_at", "created_at"],
+                name="notification_inbox_idx",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+
 __all__ = [
     "ApiToken",
     "AutomationOutcome",
@@ -335,6 +369,7 @@ __all__ = [
     "EventDelivery",
     "Invitation",
     "Membership",
+    "Notification",
     "OutboxEvent",
     "Partner",
     "PartnerStatus",

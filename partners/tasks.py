@@ -106,3 +106,21 @@ def sweep_outbox() -> int:
             recorder.detail["enqueued"] = len(pending)
         enqueued += len(pending)
     return enqueued
+
+
+# SMTPException is an OSError, like a refused or timed-out connection: retry those, with
+# backoff (30 s, 1 min, 2 min ... at most an hour apart). Anything else is a bug: no retry.
+@tenant_task(
+    name="partners.send_notification_email",
+    log=False,
+    autoretry_for=(OSError,),
+    retry_backoff=30,
+    retry_backoff_max=3600,
+    retry_jitter=False,
+    max_retries=8,
+)
+def send_notification_email(self, tenant: Tenant, notification_id: int) -> bool:
+    """Email one in-app notification to its recipient (at most once; see notifications)."""
+    from partners.notifications import notification_email_send
+
+    return notification_email_send(notification_id=notification_id)

@@ -11,15 +11,18 @@ from django.contrib.auth import login
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
 from django.db import connection
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils.http import urlencode
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
-from partners import selectors, services
+from partners import notifications, selectors, services
 from partners.forms import (
     AcceptInvitationForm,
     ApiTokenForm,
@@ -360,3 +363,55 @@ class PasswordResetView(BadInputIs400, auth_views.PasswordResetView):
 
 class PasswordResetConfirmView(BadInputIs400, auth_views.PasswordResetConfirmView):
     pass
+
+
+# ---------------------------------------------------------------- notifications
+
+NOTIFICATIONS_PER_PAGE = 25
+
+
+@tenant_view()
+def notification_list(request: HttpRequest) -> HttpResponse:
+    show = "unread" if request.GET.get("show") == "unread" else "all"
+    rows = notifications.notification_list(actor=request.membership, unread_only=show == "unread")
+    page = Paginator(rows, NOTIFICATIONS_PER_PAGE).get_page(request.GET.get("page"))
+    return render(request, "notifications/list.html", {"page": page, "show": show})
+
+
+@require_POST
+@tenant_view()
+def notification_read(request: HttpRequest, pk: int) -> HttpResponse:
+    actor = request.membership
+    notification = get_object_or_404(notifications.notification_list(actor=actor), pk=pk)
+    notifications.mark_read(actor=actor, notification=notification)
+    if request.htmx:
+        # The row, read now, and the header's count swapped out of band.
+        context = {"notification": notification, "oob": True}
+        return render(request, "notifications/_item.html", context)
+    return redirect("notifications:list")
+
+
+@never_cache
+@tenant_view()
+def notification_open(request: HttpRequest, pk: int) -> HttpResponse:
+    """Follow a notification's link; opening it reads it (only the reader's own row)."""
+    actor = request.membership
+    notification = get_object_or_404(notifications.notification_list(actor=actor), pk=pk)
+    notifications.mark_read(actor=actor, notification=notification)
+    if not notification.url:
+        return redirect("notifications:list")
+    return redirect(reverse("home") + notification.url)
+
+
+@require_POST
+@tenant_view()
+def notification_read_all(request: HttpRequest) -> HttpResponse:
+    count = notifications.mark_all_read(actor=request.membership)
+    messages.success(
+        request,
+        ngettext(
+            "Marked %(count)d notification read.", "Marked %(count)d notifications read.", count
+        )
+        % {"count": count},
+    )
+    return redirect("notifications:list")

@@ -10,7 +10,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from partners import selectors
-from partners.models import Invitation, Membership, Partner, PartnerStatus
+from partners.models import Invitation, Membership, Notification, Partner, PartnerStatus
 from partners.roles import Role
 
 
@@ -82,3 +82,19 @@ class PartnerFilter(django_filters.FilterSet):
     class Meta:
         model = Partner
         fields = ["status"]
+
+
+class NotificationFilter(django_filters.FilterSet):
+    unread = StrictBooleanFilter(
+        method="filter_unread", help_text=_("true: only unread; false: only read.")
+    )
+    kind = django_filters.CharFilter(help_text=_("An event kind, e.g. deal.approved."))
+
+    class Meta:
+        model = Notification
+        fields = ["unread", "kind"]
+
+    def filter_unread(self, queryset, name, value):
+        if value is None:
+            return queryset
+        return queryset.filter(read_at__isnull=value)

@@ -7,7 +7,15 @@ from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
 from partners import selectors
-from partners.models import ApiToken, Invitation, Membership, Partner, Tenant, User
+from partners.models import (
+    ApiToken,
+    Invitation,
+    Membership,
+    Notification,
+    Partner,
+    Tenant,
+    User,
+)
 from partners.roles import Role
 
 # ---------------------------------------------------------------- summaries
@@ -185,3 +193,26 @@ class MeSerializer(serializers.Serializer):
     membership = MeMembershipSerializer()
     permissions = serializers.ListField(child=serializers.CharField())
     memberships = TenantMembershipSerializer(many=True)
+
+
+# ---------------------------------------------------------------- notifications
+
+
+class NotificationSerializer(serializers.ModelSerializer):
+    url = serializers.CharField(
+        help_text="Path of the object inside the tenant, e.g. `deals/12/` (open it under "
+        "`/t/<tenant slug>/`); empty when there is nothing to open."
+    )
+    is_read = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Notification
+        fields = ["id", "kind", "title", "body", "url", "is_read", "read_at", "created_at"]
+        read_only_fields = fields
+
+    def get_is_read(self, obj: Notification) -> bool:
+        return obj.read_at is not None
+
+
+class NotificationsMarkedSerializer(serializers.Serializer):
+    marked = serializers.IntegerField(help_text="How many notifications were unread before.")

@@ -10,6 +10,7 @@ router.register("tokens", views.TokenViewSet, basename="api-token")
 router.register("memberships", views.MembershipViewSet, basename="api-membership")
 router.register("invitations", views.InvitationViewSet, basename="api-invitation")
 router.register("partners", views.PartnerViewSet, basename="api-partner")
+router.register("notifications", views.NotificationViewSet, basename="api-notification")
 
 urlpatterns = [
     path("", views.ApiRootView.as_view(), name="api-root"),

@@ -18,14 +18,14 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from partners import selectors, services
+from partners import notifications, selectors, services
 from partners.api import filters
 from partners.api import serializers as s
 from partners.api.authentication import MembershipTokenAuthentication
 from partners.api.base import TenantAPIView, TenantViewSet
 from partners.api.errors import error_responses
 from partners.api.throttling import TokenCreateRateThrottle
-from partners.models import ApiToken, Invitation, Membership, Partner
+from partners.models import ApiToken, Invitation, Membership, Notification, Partner
 from partners.permissions import membership_permissions
 
 # ---------------------------------------------------------------- root
@@ -318,3 +318,46 @@ class PartnerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantVie
 
     def scope_queryset(self, *, actor):
         return selectors.partner_list(actor=actor)
+
+
+# ---------------------------------------------------------------- notifications
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="List your notifications",
+        description="Your own in-app notifications, newest first. Nobody sees another's.",
+        responses={200: s.NotificationSerializer(many=True), **error_responses(400, 401)},
+    ),
+    read=extend_schema(
+        summary="Mark one of your notifications read",
+        request=None,
+        responses={200: s.NotificationSerializer, **error_responses(401, 404)},
+    ),
+    read_all=extend_schema(
+        summary="Mark all your notifications read",
+        request=None,
+        responses={200: s.NotificationsMarkedSerializer, **error_responses(401)},
+    ),
+)
+class NotificationViewSet(mixins.ListModelMixin, TenantViewSet):
+    model = Notification
+    serializer_class = s.NotificationSerializer
+    filterset_class = filters.NotificationFilter
+    # Every member has an inbox: no role permission, the scope is the member's own rows.
+    required_perms: dict = {}
+
+    def scope_queryset(self, *, actor):
+        return notifications.notification_list(actor=actor)
+
+    @action(detail=True, methods=["post"])
+    def read(self, request, *args, **kwargs):
+        notification = notifications.mark_read(
+            actor=self.membership, notification=self.get_object()
+        )
+        return Response(s.NotificationSerializer(notification).data)
+
+    @action(detail=False, methods=["post"], url_path="read-all")
+    def read_all(self, request, *args, **kwargs):
+        marked = notifications.mark_all_read(actor=self.membership)
+        return Response(s.NotificationsMarkedSerializer({"marked": marked}).data)

@@ -1,0 +1,470 @@
+"""Serializers of the deals API. Output serializers render rows for the member asking (the
+``viewer`` in the context); input serializers only parse a request, and the view hands the
+result to a service.
+
+What a partner user never sees in a deal, whoever registered it: conflicts (``conflict_count``
+is null), and any other partner organization's name. On a deal their organization is only a
+further partner on, the registering partner, its people and the other further partners are
+left out too (``partner`` and ``registered_by`` are null, actors on the timeline are null).
+Amounts are strings (``"1250.00"``) with ``currency`` alongside; never floats.
+"""
+
+from __future__ import annotations
+
+from django.utils.translation import gettext_lazy as _
+from rest_framework import serializers
+
+from deals.models import (
+    Deal,
+    DealConflict,
+    DealLine,
+    DealStage,
+    DealTransition,
+    DealType,
+    LostReason,
+    PartnerRole,
+    Product,
+)
+from deals.services import MAX_LINES, MAX_QUANTITY, FurtherPartnerInput, LineInput
+from deals.sync import EXTERNAL_ID_MAX_LENGTH
+from partners.models import Membership, Partner, User
+from partners.money import MAX_AMOUNT
+
+_MAX_ID = 2**63 - 1
+_MONEY = {"max_digits": 16, "decimal_places": 2}
+
+
+def _money_input(**kwargs) -> serializers.DecimalField:
+    return serializers.DecimalField(
+        **_MONEY, min_value=0, max_value=MAX_AMOUNT, coerce_to_string=True, **kwargs
+    )
+
+
+def _id_input(**kwargs) -> serializers.IntegerField:
+    return serializers.IntegerField(min_value=1, max_value=_MAX_ID, **kwargs)
+
+
+def _text(max_length: int, **kwargs) -> serializers.CharField:
+    return serializers.CharField(max_length=max_length, required=False, allow_blank=True, **kwargs)
+
+
+# ---------------------------------------------------------------- references
+
+
+class UserRefSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = User
+        fields = ["id", "full_name", "email"]
+        read_only_fields = fields
+
+
+class PartnerRefSerializer(serializers.ModelSerializer):
+    name = serializers.CharField(
+        allow_null=True,
+        help_text=_("Null when a partner user looks at another organization."),
+    )
+
+    class Meta:
+        model = Partner
+        fields = ["id", "name"]
+        read_only_fields = fields
+
+
+class ProductRefSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Product
+        fields = ["id", "sku", "name"]
+        read_only_fields = fields
+
+
+class LostReasonSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = LostReason
+        fields = ["id", "name"]
+        read_only_fields = fields
+
+
+# ---------------------------------------------------------------- products
+
+
+class ProductSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Product
+        fields = ["id", "sku", "name", "category", "list_price", "currency", "active"]
+        read_only_fields = fields
+
+
+class ProductWriteSerializer(serializers.Serializer):
+    sku = serializers.CharField(max_length=64)
+    name = serializers.CharField(max_length=200)
+    category = _text(100)
+    list_price = _money_input()
+    currency = serializers.CharField(
+        min_length=3, max_length=3, help_text=_("ISO 4217 code, e.g. USD.")
+    )
+    active = serializers.BooleanField(required=False)
+
+
+class ProductUpdateSerializer(ProductWriteSerializer):
+    """Every field optional: only the fields sent change."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for field in self.fields.values():
+            field.required = False
+
+    def validate(self, attrs):
+        if not attrs:
+            raise serializers.ValidationError(_("Send at least one field to change."))
+        return attrs
+
+
+# ---------------------------------------------------------------- deals: output
+
+
+class DealLineSerializer(serializers.ModelSerializer):
+    product = ProductRefSerializer(read_only=True)
+
+    class Meta:
+        model = DealLine
+        fields = ["id", "product", "quantity", "unit_price", "amount"]
+        read_only_fields = fields
+
+
+class FurtherPartnerSerializer(serializers.Serializer):
+    partner = PartnerRefSerializer(read_only=True)
+    role = serializers.ChoiceField(choices=PartnerRole.choices, read_only=True)
+
+
+class TimelineEntrySerializer(serializers.ModelSerializer):
+    actor = UserRefSerializer(
+        read_only=True,
+        allow_null=True,
+        help_text=_("Null for the system, and for partner users on another's registration."),
+    )
+
+    class Meta:
+        model = DealTransition
+        fields = ["from_status", "to_status", "actor", "automatic", "comment", "at"]
+        read_only_fields = fields
+
+
+def _viewer(serializer: serializers.Serializer) -> Membership | None:
+    return serializer.context.get("viewer")
+
+
+def _sees_registrant(viewer: Membership | None, deal: Deal) -> bool:
+    """Staff see everyone; a partner user sees the registrant of their organization's deals."""
+    return viewer is None or not viewer.is_partner_member or deal.partner_id == viewer.partner_id
+
+
+class DealSerializer(serializers.ModelSerializer):
+    """A deal in a list."""
+
+    direct = serializers.BooleanField(
+        source="is_direct", read_only=True, help_text=_("Recorded by vendor staff, no partner.")
+    )
+    partner = PartnerRefSerializer(
+        read_only=True,
+        allow_null=True,
+        help_text=_("The registering partner; null for direct deals (and see above)."),
+    )
+    registered_by = UserRefSerializer(read_only=True, allow_null=True)
+    lost_reason = LostReasonSerializer(read_only=True, allow_null=True)
+    conflict_count = serializers.IntegerField(
+        read_only=True,
+        allow_null=True,
+        help_text=_("Candidates found on submission; null for partner users."),
+    )
+
+    class Meta:
+        model = Deal
+        fields = [
+            "id",
+            "external_id",
+            "status",
+            "customer_name",
+            "customer_domain",
+            "country",
+            "contact_name",
+            "contact_email",
+            "contact_phone",
+            "currency",
+            "total",
+            "expected_close_date",
+            "stage",
+            "deal_type",
+            "direct",
+            "partner",
+            "registered_by",
+            "notes",
+            "created_at",
+            "updated_at",
+            "submitted_at",
+            "decided_at",
+            "auto_approved",
+            "protection_ends_at",
+            "extension_status",
+            "won_amount",
+            "closed_on",
+            "lost_reason",
+            "conflict_count",
+        ]
+        read_only_fields = fields
+
+    def to_representation(self, deal: Deal) -> dict:
+        data = super().to_representation(deal)
+        viewer = _viewer(self)
+        if viewer is not None and viewer.is_partner_member:
+            data["conflict_count"] = None
+            if not _sees_registrant(viewer, deal):
+                data["partner"] = None
+                data["registered_by"] = None
+        return data
+
+
+class DealDetailSerializer(DealSerializer):
+    """One deal with its lines, further partners and timeline."""
+
+    lines = DealLineSerializer(many=True, read_only=True, source="lines.all")
+    further_partners = FurtherPartnerSerializer(
+        many=True,
+        read_only=True,
+        source="further_partners.all",
+        help_text=_(
+            "Partner users see the organizations' ids and roles, never their names; on a "
+            "deal they are only a further partner on, only their own entry."
+        ),
+    )
+    timeline = TimelineEntrySerializer(many=True, read_only=True, source="transitions.all")
+
+    class Meta(DealSerializer.Meta):
+        fields = [
+            *DealSerializer.Meta.fields,
+            "extension_reason",
+            "lines",
+            "further_partners",
+            "timeline",
+        ]
+        read_only_fields = fields
+
+    def to_representation(self, deal: Deal) -> dict:
+        data = super().to_representation(deal)
+        viewer = _viewer(self)
+        if viewer is None or not viewer.is_partner_member:
+            return data
+        further = []
+        for entry in data["further_partners"]:
+            own = entry["partner"]["id"] == viewer.partner_id
+            if own:
+                further.append(entry)
+            elif _sees_registrant(viewer, deal):
+                further.append({**entry, "partner": {**entry["partner"], "name": None}})
+        data["further_partners"] = further
+        if not _sees_registrant(viewer, deal):
+            data["timeline"] = [{**entry, "actor": None} for entry in data["timeline"]]
+        return data
+
+
+class ConflictCandidateSerializer(serializers.ModelSerializer):
+    direct = serializers.BooleanField(source="is_direct", read_only=True)
+    partner = PartnerRefSerializer(read_only=True, allow_null=True)
+    registered_by = UserRefSerializer(read_only=True, allow_null=True)
+
+    class Meta:
+        model = Deal
+        fields = [
+            "id",
+            "status",
+            "customer_name",
+            "customer_domain",
+            "country",
+            "currency",
+            "total",
+            "expected_close_date",
+            "direct",
+            "partner",
+            "registered_by",
+            "created_at",
+            "submitted_at",
+            "decided_at",
+        ]
+        read_only_fields = fields
+
+
+class DealConflictSerializer(serializers.ModelSerializer):
+    """A candidate found when the deal was submitted, with its score (staff only)."""
+
+    candidate = ConflictCandidateSerializer(read_only=True)
+
+    class Meta:
+        model = DealConflict
+        fields = ["id", "match_type", "score", "found_at", "candidate"]
+        read_only_fields = fields
+
+
+class BulkApproveResultSerializer(serializers.Serializer):
+    approved = serializers.ListField(
+        child=serializers.IntegerField(), help_text=_("Ids of the deals approved.")
+    )
+    skipped = serializers.ListField(
+        child=serializers.IntegerField(),
+        help_text=_(
+            "Ids left alone: not visible, not submitted, or with conflicts to review one by one."
+        ),
+    )
+
+
+# ---------------------------------------------------------------- deals: input
+
+
+class LineInputSerializer(serializers.Serializer):
+    product = _id_input(help_text=_("Id of an active product of the catalog."))
+    quantity = serializers.IntegerField(min_value=1, max_value=MAX_QUANTITY)
+    unit_price = _money_input(
+        required=False,
+        allow_null=True,
+        help_text=_("Defaults to the product's list price (needed if priced in another currency)."),
+    )
+
+
+class FurtherPartnerInputSerializer(serializers.Serializer):
+    partner = _id_input(help_text=_("Id of another partner organization of the program."))
+    role = serializers.ChoiceField(choices=PartnerRole.choices)
+
+
+class DealWriteSerializer(serializers.Serializer):
+    """The fields of a deal (POST; PUT by external id)."""
+
+    customer_name = serializers.CharField(max_length=200)
+    customer_domain = _text(253, help_text=_("The customer's website, e.g. example.com."))
+    country = serializers.CharField(
+        min_length=2, max_length=2, help_text=_("ISO 3166 two-letter code.")
+    )
+    contact_name = _text(200)
+    contact_email = serializers.EmailField(max_length=254, required=False, allow_blank=True)
+    contact_phone = _text(50)
+    currency = serializers.CharField(
+        min_length=3, max_length=3, help_text=_("One of the program's currencies.")
+    )
+    expected_close_date = serializers.DateField(help_text=_("Today or later."))
+    stage = serializers.ChoiceField(choices=DealStage.choices, required=False)
+    deal_type = serializers.ChoiceField(choices=DealType.choices, required=False)
+    notes = _text(10_000)
+    lines = LineInputSerializer(many=True, min_length=1, max_length=MAX_LINES)
+    further_partners = FurtherPartnerInputSerializer(many=True, required=False, max_length=20)
+
+    def to_service_changes(self) -> dict:
+        """validated_data in the shape of deals.services.DealInput's fields."""
+        changes = dict(self.validated_data)
+        for name in ("submit", "direct"):
+            changes.pop(name, None)
+        if "lines" in changes:
+            changes["lines"] = [
+                LineInput(
+                    product_id=line["product"],
+                    quantity=line["quantity"],
+                    unit_price=line.get("unit_price"),
+                )
+                for line in changes["lines"]
+            ]
+        if "further_partners" in changes:
+            changes["further_partners"] = [
+                FurtherPartnerInput(partner_id=row["partner"], role=row["role"])
+                for row in changes["further_partners"]
+            ]
+        return changes
+
+
+class DealCreateSerializer(DealWriteSerializer):
+    external_id = _text(
+        EXTERNAL_ID_MAX_LENGTH, help_text=_("The deal's id in your CRM; unique in the program.")
+    )
+    submit = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text=_("Partner users: submit for review at once instead of keeping a draft."),
+    )
+    direct = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text=_(
+            "Vendor staff (deals.record_direct_deal): record a direct deal, with no partner. "
+            "It is approved at once."
+        ),
+    )
+
+
+class DealUpsertSerializer(DealWriteSerializer):
+    submit = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text=_("Partner users: submit a draft (or a more-info answer) after saving it."),
+    )
+
+
+class DealUpdateSerializer(DealWriteSerializer):
+    """PATCH: only the fields sent change; lines and further partners are replaced whole."""
+
+    external_id = _text(EXTERNAL_ID_MAX_LENGTH)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for field in self.fields.values():
+            field.required = False
+
+    def validate(self, attrs):
+        if not attrs:
+            raise serializers.ValidationError(_("Send at least one field to change."))
+        return attrs
+
+
+# ---------------------------------------------------------------- transitions
+
+
+class SubmitSerializer(serializers.Serializer):
+    comment = _text(2000, help_text=_("E.g. the answer to a more-info request."))
+
+
+class ApproveSerializer(serializers.Serializer):
+    comment = _text(2000)
+    override_reason = _text(
+        2000,
+        help_text=_(
+            "Required when a conflicting registration is already approved (first approved "
+            "wins): why this one is approved anyway."
+        ),
+    )
+
+
+class RejectSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=2000, help_text=_("Shown to the partner."))
+
+
+class RequestInfoSerializer(serializers.Serializer):
+    question = serializers.CharField(max_length=2000, help_text=_("Shown to the partner."))
+
+
+class MarkWonSerializer(serializers.Serializer):
+    final_amount = _money_input(help_text=_("In the deal's currency."))
+    closed_on = serializers.DateField(help_text=_("Today or earlier."))
+
+
+class MarkLostSerializer(serializers.Serializer):
+    reason = _id_input(help_text=_("Id of one of the program's lost reasons."))
+    comment = _text(2000)
+
+
+class RequestExtensionSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=2000)
+
+
+class DecideExtensionSerializer(serializers.Serializer):
+    approve = serializers.BooleanField(help_text=_("true approves, false declines."))
+    comment = _text(2000)
+
+
+class BulkApproveSerializer(serializers.Serializer):
+    ids = serializers.ListField(
+        child=_id_input(), min_length=1, max_length=500, help_text=_("Deal ids (at most 500).")
+    )

@@ -1,0 +1,417 @@
+"""Staff console pages of deal registration: the review queue, the review (detail) page with
+the conflict candidates side by side, the deals list across partners with its CSV export, and
+recording a direct deal. Thin: parse a form, call deals.services / deals.selectors, render."""
+
+from __future__ import annotations
+
+import csv
+import tempfile
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.http import FileResponse, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
+from django.views.decorators.http import require_GET, require_POST
+
+from deals import selectors, services
+from deals.forms import DealEntry
+from deals.forms_console import (
+    ApproveForm,
+    BulkApproveForm,
+    DealFilterForm,
+    ExtensionDecisionForm,
+    MarkLostForm,
+    MarkWonForm,
+    RejectForm,
+    RequestInfoForm,
+)
+from deals.models import Deal, DealStatus, ExtensionStatus
+from deals.selectors import DealFilters
+from partners.models import Partner
+from partners.views import tenant_view
+
+PAGE_SIZE = 25
+
+#: Memory kept for a CSV export before it spills to a temporary file on disk.
+EXPORT_SPOOL_BYTES = 8 * 1024 * 1024
+
+
+def _apply_errors(form, exc: ValidationError) -> None:
+    """A service's refusal, shown on the form: field errors on their field, the rest on top."""
+    if hasattr(exc, "error_dict"):
+        for field, errors in exc.error_dict.items():
+            form.add_error(field if field in form.fields else None, errors)
+    else:
+        form.add_error(None, exc)
+
+
+def _deal_or_404(request: HttpRequest, pk: int) -> Deal:
+    """The deal by (tenant, id) through the actor's visibility; a miss is a 404."""
+    return get_object_or_404(selectors.deal_list(actor=request.membership), pk=pk)
+
+
+# ---------------------------------------------------------------- review queue
+
+
+@dataclass
+class QueueRow:
+    deal: Deal
+    waiting: timedelta | None
+    overdue: bool
+    selectable: bool
+
+
+def _queue_response(
+    request: HttpRequest, *, bulk_form: BulkApproveForm | None = None, status: int = 200
+) -> HttpResponse:
+    actor = request.membership
+    rules = services.engagement_rules()
+    sla = timedelta(hours=rules.review_sla_hours)
+    now = timezone.now()
+    queue = selectors.review_queue(actor=actor)
+    page = Paginator(queue, PAGE_SIZE).get_page(request.GET.get("page"))
+    rows = []
+    for deal in page.object_list:
+        waiting = now - deal.submitted_at if deal.submitted_at else None
+        # The SLA clock runs while the vendor owes an answer, not while the partner does.
+        pending_on_us = deal.status == DealStatus.SUBMITTED
+        rows.append(
+            QueueRow(
+                deal=deal,
+                waiting=waiting,
+                overdue=pending_on_us and waiting is not None and waiting > sla,
+                selectable=pending_on_us and deal.conflict_count == 0,
+            )
+        )
+    overdue_count = queue.filter(
+        status=DealStatus.SUBMITTED, submitted_at__lt=now - sla
+    ).count()
+    context = {
+        "page": page,
+        "rows": rows,
+        "sla_hours": rules.review_sla_hours,
+        "overdue_count": overdue_count,
+        "bulk_form": bulk_form or BulkApproveForm(),
+        "any_selectable": any(row.selectable for row in rows),
+    }
+    return render(request, "deals/console/queue.html", context, status=status)
+
+
+@tenant_view("deals.review_deal")
+@require_GET
+def review_queue(request: HttpRequest) -> HttpResponse:
+    return _queue_response(request)
+
+
+@tenant_view("deals.review_deal")
+@require_POST
+def bulk_approve(request: HttpRequest) -> HttpResponse:
+    form = BulkApproveForm(request.POST)
+    if not form.is_valid():
+        return _queue_response(request, bulk_form=form, status=400)
+    deal_ids = form.cleaned_data["deal_ids"]
+    try:
+        approved = services.deals_bulk_approve(actor=request.membership, deal_ids=deal_ids)
+    except ValidationError as exc:
+        _apply_errors(form, exc)
+        return _queue_response(request, bulk_form=form, status=400)
+    if approved:
+        messages.success(
+            request,
+            ngettext(
+                "Approved %(count)d registration.", "Approved %(count)d registrations.",
+                len(approved),
+            ) % {"count": len(approved)},
+        )  # fmt: skip
+    skipped = len(deal_ids) - len(approved)
+    if skipped:
+        messages.warning(
+            request,
+            ngettext(
+                "%(count)d registration was left for a review of its own: it has a conflict "
+                "or is no longer waiting for a decision.",
+                "%(count)d registrations were left for a review of their own: they have a "
+                "conflict or are no longer waiting for a decision.",
+                skipped,
+            ) % {"count": skipped},
+        )  # fmt: skip
+    return redirect("deals_console:queue")
+
+
+# ---------------------------------------------------------------- review / detail page
+
+
+def _detail_response(
+    request: HttpRequest, deal: Deal, *, bound: dict | None = None, status: int = 200
+) -> HttpResponse:
+    """The deal with its lines, partners and timeline; for reviewers also the conflict
+    candidates and the decision forms that the deal's status allows."""
+    bound = bound or {}
+    can_review = request.user.has_perm("deals.review_deal")
+    conflicts = list(selectors.deal_conflicts(deal=deal)) if can_review else []
+    is_submitted = deal.status == DealStatus.SUBMITTED
+    is_approved = deal.status == DealStatus.APPROVED
+    context = {
+        "deal": deal,
+        "lines": deal.lines.select_related("product").order_by("id"),
+        "further_partners": deal.further_partners.select_related("partner").order_by("id"),
+        "timeline": selectors.deal_timeline(deal=deal),
+        "can_review": can_review,
+        "conflicts": conflicts,
+        "has_approved_rival": any(
+            c.candidate.status == DealStatus.APPROVED for c in conflicts
+        ),
+        "can_decide": can_review and is_submitted,
+        "can_decide_extension": can_review
+        and is_approved
+        and deal.extension_status == ExtensionStatus.REQUESTED,
+        "can_close": can_review and is_approved,
+        "open_form": next(iter(bound), ""),
+    }
+    if context["can_decide"]:
+        context["approve_form"] = bound.get("approve") or ApproveForm()
+        context["reject_form"] = bound.get("reject") or RejectForm()
+        context["info_form"] = bound.get("info") or RequestInfoForm()
+    if context["can_decide_extension"]:
+        context["extension_form"] = bound.get("extension") or ExtensionDecisionForm()
+    if context["can_close"]:
+        context["won_form"] = bound.get("won") or MarkWonForm(
+            initial={"final_amount": deal.total, "closed_on": timezone.localdate()}
+        )
+        context["lost_form"] = bound.get("lost") or MarkLostForm()
+    # A refused action on a form the status no longer offers (a stale page): say why.
+    for name, form in bound.items():
+        if f"{name}_form" not in context:
+            for error in form.non_field_errors():
+                messages.error(request, error)
+    return render(request, "deals/console/detail.html", context, status=status)
+
+
+@tenant_view("deals.view_deal")
+@require_GET
+def deal_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    return _detail_response(request, _deal_or_404(request, pk))
+
+
+def _decide(request: HttpRequest, pk: int, name: str, form_class, perform, done: str):
+    """Run one review action from the detail page: valid form -> service -> redirect; a bad
+    form or a refusal of the service -> the page again, with the reason, as a 400."""
+    deal = _deal_or_404(request, pk)
+    form = form_class(request.POST)
+    if form.is_valid():
+        try:
+            perform(actor=request.membership, deal=deal, data=form.cleaned_data, form=form)
+        except ValidationError as exc:
+            _apply_errors(form, exc)
+        else:
+            messages.success(request, done)
+            return redirect("deals_console:detail", pk=deal.pk)
+    return _detail_response(request, deal, bound={name: form}, status=400)
+
+
+@tenant_view("deals.review_deal")
+@require_POST
+def deal_approve(request: HttpRequest, pk: int) -> HttpResponse:
+    def perform(*, actor, deal, data, form):
+        services.deal_approve(
+            actor=actor,
+            deal=deal,
+            comment=data["comment"].strip(),
+            override_reason=data["override_reason"],
+        )
+
+    return _decide(request, pk, "approve", ApproveForm, perform, _("Registration approved."))
+
+
+@tenant_view("deals.review_deal")
+@require_POST
+def deal_reject(request: HttpRequest, pk: int) -> HttpResponse:
+    def perform(*, actor, deal, data, form):
+        services.deal_reject(actor=actor, deal=deal, reason=data["reason"])
+
+    return _decide(request, pk, "reject", RejectForm, perform, _("Registration rejected."))
+
+
+@tenant_view("deals.review_deal")
+@require_POST
+def deal_request_info(request: HttpRequest, pk: int) -> HttpResponse:
+    def perform(*, actor, deal, data, form):
+        services.deal_request_info(actor=actor, deal=deal, question=data["question"])
+
+    return _decide(
+        request, pk, "info", RequestInfoForm, perform, _("Question sent to the partner.")
+    )
+
+
+@tenant_view("deals.review_deal")
+@require_POST
+def deal_decide_extension(request: HttpRequest, pk: int) -> HttpResponse:
+    def perform(*, actor, deal, data, form):
+        services.deal_decide_extension(
+            actor=actor, deal=deal, approve=form.approve, comment=data["comment"].strip()
+        )
+
+    return _decide(
+        request, pk, "extension", ExtensionDecisionForm, perform, _("Extension request decided.")
+    )
+
+
+@tenant_view("deals.review_deal")
+@require_POST
+def deal_mark_won(request: HttpRequest, pk: int) -> HttpResponse:
+    def perform(*, actor, deal, data, form):
+        services.deal_mark_won(
+            actor=actor, deal=deal, final_amount=data["final_amount"], closed_on=data["closed_on"]
+        )
+
+    return _decide(request, pk, "won", MarkWonForm, perform, _("Deal marked won."))
+
+
+@tenant_view("deals.review_deal")
+@require_POST
+def deal_mark_lost(request: HttpRequest, pk: int) -> HttpResponse:
+    def perform(*, actor, deal, data, form):
+        services.deal_mark_lost(
+            actor=actor, deal=deal, reason=data["reason"], comment=data["comment"].strip()
+        )
+
+    return _decide(request, pk, "lost", MarkLostForm, perform, _("Deal marked lost."))
+
+
+# ---------------------------------------------------------------- deals list and export
+
+
+def _filter_form(request: HttpRequest) -> DealFilterForm:
+    return DealFilterForm(request.GET or None, tenant=request.tenant)
+
+
+def _filtered_deals(request: HttpRequest, form: DealFilterForm):
+    filters = form.filters() if form.is_bound else DealFilters()
+    return selectors.deal_search(actor=request.membership, filters=filters)
+
+
+def _list_response(request: HttpRequest, form: DealFilterForm) -> HttpResponse:
+    valid = not form.is_bound or form.is_valid()
+    deals = _filtered_deals(request, form) if valid else Deal.objects.none()
+    page = Paginator(deals, PAGE_SIZE).get_page(request.GET.get("page"))
+    context = {
+        "form": form,
+        "page": page,
+        "can_export": request.user.has_perm("deals.export_deal"),
+        "can_record_direct": request.user.has_perm("deals.record_direct_deal"),
+        "can_review": request.user.has_perm("deals.review_deal"),
+    }
+    # htmx swaps only the results when a filter changes; a full page otherwise.
+    partial = bool(request.htmx) and request.htmx.target == "deal-results"
+    template = "deals/console/_list_results.html" if partial else "deals/console/list.html"
+    return render(request, template, context, status=200 if valid else 400)
+
+
+@tenant_view("deals.view_deal")
+@require_GET
+def deal_list(request: HttpRequest) -> HttpResponse:
+    return _list_response(request, _filter_form(request))
+
+
+EXPORT_COLUMNS = [
+    "id", "customer_name", "customer_domain", "country", "partner", "registered_by",
+    "status", "stage", "type", "currency", "total", "expected_close_date", "created_at",
+    "submitted_at", "decided_at", "protection_ends_at",
+]  # fmt: skip
+
+
+def _cell(value) -> str:
+    """Text as a spreadsheet will not run it: a leading = + - @ would start a formula."""
+    text = "" if value is None else str(value)
+    if text[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + text
+    return text
+
+
+def _when(value) -> str:
+    return timezone.localtime(value).isoformat() if value else ""
+
+
+def _export_row(deal: Deal) -> list[str]:
+    return [
+        str(deal.pk),
+        _cell(deal.customer_name),
+        _cell(deal.customer_domain),
+        deal.country,
+        _cell(deal.partner.name if deal.partner_id else ""),
+        _cell(deal.registered_by.email if deal.registered_by_id else ""),
+        deal.status,
+        deal.stage,
+        deal.deal_type,
+        deal.currency,
+        str(deal.total),  # Decimal as text: exact, never a float
+        deal.expected_close_date.isoformat(),
+        _when(deal.created_at),
+        _when(deal.submitted_at),
+        _when(deal.decided_at),
+        _when(deal.protection_ends_at),
+    ]
+
+
+class _Utf8Sink:
+    """csv.writer writes text; the spool holds bytes."""
+
+    def __init__(self, spool) -> None:
+        self.spool = spool
+
+    def write(self, text: str) -> int:
+        return self.spool.write(text.encode("utf-8"))
+
+
+@tenant_view("deals.export_deal")
+@require_GET
+def deal_export(request: HttpRequest) -> HttpResponse:
+    """The filtered deals list as CSV. Rows are read in chunks inside the request's tenant
+    transaction (row-level security needs it) and spooled to memory or a temporary file,
+    which is then streamed: a lazy generator would run after the transaction has ended."""
+    form = _filter_form(request)
+    if form.is_bound and not form.is_valid():
+        return _list_response(request, form)
+    deals = _filtered_deals(request, form)
+    spool = tempfile.SpooledTemporaryFile(max_size=EXPORT_SPOOL_BYTES)  # noqa: SIM115
+    writer = csv.writer(_Utf8Sink(spool))
+    writer.writerow(EXPORT_COLUMNS)
+    for deal in deals.iterator(chunk_size=2000):
+        writer.writerow(_export_row(deal))
+    spool.seek(0)
+    filename = f"deals-{request.tenant.slug}-{timezone.localdate().isoformat()}.csv"
+    return FileResponse(spool, as_attachment=True, filename=filename, content_type="text/csv")
+
+
+# ---------------------------------------------------------------- direct deals
+
+
+@tenant_view("deals.record_direct_deal")
+def deal_record_direct(request: HttpRequest) -> HttpResponse:
+    """Vendor staff record a deal they sell themselves (no registering partner); further
+    partners may be named (an influencer, a fulfilment partner)."""
+    entry = DealEntry(
+        request.POST if request.method == "POST" else None,
+        partner=None,
+        partner_choices=Partner.objects.all(),
+    )
+    if request.method == "POST" and entry.is_valid():
+        try:
+            deal = services.deal_create_direct(actor=request.membership, data=entry.to_input())
+        except ValidationError as exc:
+            entry.apply_errors(exc)
+        else:
+            messages.success(request, _("Direct deal recorded."))
+            return redirect("deals_console:detail", pk=deal.pk)
+    return render(
+        request,
+        "deals/console/direct_form.html",
+        {"entry": entry},
+        status=400 if entry.has_errors else 200,
+    )
