@@ -7,6 +7,7 @@ import argparse
 import os
 import secrets
 import sys
+import warnings
 
 
 def _parse(argv: list[str]) -> argparse.Namespace:
@@ -51,6 +52,8 @@ def main(argv: list[str] | None = None) -> int:
 
     import django
 
+    # WhiteNoise warns that `collectstatic` has not run; the API does not serve static files.
+    warnings.filterwarnings("ignore", message="No directory at", category=UserWarning)
     django.setup()
 
     from bench import dataset

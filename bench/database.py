@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import psycopg2
@@ -185,16 +186,44 @@ def defer_indexes_and_keys(tables: list[str]) -> Deferred:
     return Deferred(indexes=[d for _n, d in indexes], foreign_keys=foreign_keys)
 
 
-def restore_indexes_and_keys(deferred: Deferred, *, log) -> None:
+def parallel(tasks: list[Callable[[], None]], *, workers: int = 2) -> None:
+    """Run independent statements on ``workers`` connections at once (the server does the
+    work; the machine has two cores). The first failure is raised."""
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        for future in [pool.submit(task) for task in tasks]:
+            future.result()
+
+
+def _owner_statement(statement) -> Callable[[], None]:
+    def run() -> None:
+        conn = owner_connect()
+        conn.autocommit = True
+        try:
+            with conn.cursor() as cur:
+                cur.execute("SET maintenance_work_mem = '1GB'")
+                cur.execute(statement)
+        finally:
+            conn.close()
+
+    return run
+
+
+def restore_indexes_and_keys(deferred: Deferred, *, rows: dict[str, int]) -> None:
+    """Build the indexes (the largest tables first, two at a time), then add the keys."""
+
+    def table_rows(definition: str) -> int:
+        table = definition.split(" ON ", 1)[1].split(" ", 1)[0].rsplit(".", 1)[-1]
+        return rows.get(table, 0)
+
+    parallel(
+        [
+            _owner_statement(definition)
+            for definition in sorted(deferred.indexes, key=table_rows, reverse=True)
+        ]
+    )
     conn = owner_connect()
     try:
-        with conn.cursor() as cur:
-            conn.autocommit = True
-            cur.execute("SET maintenance_work_mem = '1GB'")
-            for definition in deferred.indexes:
-                log(f"    {definition.split(' USING ')[0].replace('CREATE INDEX ', 'index ')}")
-                cur.execute(definition)
-            conn.autocommit = False
+        with conn, conn.cursor() as cur:
             # Validating a foreign key as the owner is subject to FORCEd row-level security:
             # with no tenant set, the referenced rows are invisible and the check is either
             # vacuous or wrong. Lift FORCE for this one transaction (nobody else can see the
@@ -221,7 +250,6 @@ def restore_indexes_and_keys(deferred: Deferred, *, log) -> None:
                 cur.execute(
                     sql.SQL("ALTER TABLE {} FORCE ROW LEVEL SECURITY").format(sql.Identifier(table))
                 )
-            conn.commit()
     finally:
         conn.close()
 
@@ -241,14 +269,9 @@ def set_sequences(next_ids: dict[str, int]) -> None:
 
 
 def vacuum_analyze(tables: list[str]) -> None:
-    conn = owner_connect()
-    conn.autocommit = True
-    try:
-        with conn.cursor() as cur:
-            for table in tables:
-                cur.execute(sql.SQL("VACUUM (ANALYZE) {}").format(sql.Identifier(table)))
-    finally:
-        conn.close()
+    parallel(
+        [_owner_statement(sql.SQL("VACUUM (ANALYZE) {}").format(sql.Identifier(t))) for t in tables]
+    )
 
 
 @contextlib.contextmanager
@@ -257,7 +280,9 @@ def bypass_rls_cursor() -> Iterator:
     conn = runtime_connect()
     try:
         with conn, conn.cursor() as cur:
-            cur.execute(sql.SQL("SET LOCAL ROLE {}").format(sql.Identifier(settings.DATABASE_OPS_ROLE)))
+            cur.execute(
+                sql.SQL("SET LOCAL ROLE {}").format(sql.Identifier(settings.DATABASE_OPS_ROLE))
+            )
             yield cur
     finally:
         conn.close()

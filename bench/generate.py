@@ -31,7 +31,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 
 from django.contrib.auth.models import Permission
 from django.db import models
@@ -304,18 +304,45 @@ class Tables:
         return cls(
             tenant=CopyTable(
                 Tenant,
-                ["id", "name", "slug", "default_currency", "time_zone", "settings", "is_active",
-                 "created_at"],
+                [
+                    "id",
+                    "name",
+                    "slug",
+                    "default_currency",
+                    "time_zone",
+                    "settings",
+                    "is_active",
+                    "created_at",
+                ],
             ),  # fmt: skip
             user=CopyTable(
                 User,
-                ["id", "password", "last_login", "is_superuser", "email", "full_name",
-                 "is_active", "is_staff", "date_joined"],
+                [
+                    "id",
+                    "password",
+                    "last_login",
+                    "is_superuser",
+                    "email",
+                    "full_name",
+                    "is_active",
+                    "is_staff",
+                    "date_joined",
+                ],
             ),  # fmt: skip
             partner=CopyTable(
                 Partner,
-                ["id", "tenant_id", "name", "domain", "status", "countries", "regions",
-                 "competencies", "lead_capacity", "created_at"],
+                [
+                    "id",
+                    "tenant_id",
+                    "name",
+                    "domain",
+                    "status",
+                    "countries",
+                    "regions",
+                    "competencies",
+                    "lead_capacity",
+                    "created_at",
+                ],
             ),  # fmt: skip
             membership=CopyTable(
                 Membership,
@@ -329,14 +356,42 @@ class Tables:
             lost_reason=CopyTable(LostReason, ["id", "tenant_id", "name", "active"]),
             deal=CopyTable(
                 Deal,
-                ["id", "tenant_id", "customer_name", "customer_domain",
-                 "customer_name_normalized", "customer_domain_normalized", "country",
-                 "contact_name", "contact_email", "contact_phone", "currency", "total",
-                 "expected_close_date", "stage", "deal_type", "status", "partner_id",
-                 "registered_by_id", "notes", "created_at", "updated_at", "submitted_at",
-                 "decided_at", "decided_by_id", "auto_approved", "conflict_count",
-                 "protection_ends_at", "expiry_warning_sent_at", "extension_status",
-                 "extension_reason", "won_amount", "closed_on", "lost_reason_id", "external_id"],
+                [
+                    "id",
+                    "tenant_id",
+                    "customer_name",
+                    "customer_domain",
+                    "customer_name_normalized",
+                    "customer_domain_normalized",
+                    "country",
+                    "contact_name",
+                    "contact_email",
+                    "contact_phone",
+                    "currency",
+                    "total",
+                    "expected_close_date",
+                    "stage",
+                    "deal_type",
+                    "status",
+                    "partner_id",
+                    "registered_by_id",
+                    "notes",
+                    "created_at",
+                    "updated_at",
+                    "submitted_at",
+                    "decided_at",
+                    "decided_by_id",
+                    "auto_approved",
+                    "conflict_count",
+                    "protection_ends_at",
+                    "expiry_warning_sent_at",
+                    "extension_status",
+                    "extension_reason",
+                    "won_amount",
+                    "closed_on",
+                    "lost_reason_id",
+                    "external_id",
+                ],
             ),  # fmt: skip
             line=CopyTable(
                 DealLine,
@@ -345,8 +400,17 @@ class Tables:
             further=CopyTable(DealPartner, ["id", "tenant_id", "deal_id", "partner_id", "role"]),
             transition=CopyTable(
                 DealTransition,
-                ["id", "tenant_id", "deal_id", "from_status", "to_status", "actor_id",
-                 "automatic", "comment", "at"],
+                [
+                    "id",
+                    "tenant_id",
+                    "deal_id",
+                    "from_status",
+                    "to_status",
+                    "actor_id",
+                    "automatic",
+                    "comment",
+                    "at",
+                ],
             ),  # fmt: skip
             grant=CopyTable(
                 DealUserObjectPermission, ["id", "permission_id", "user_id", "content_object_id"]
@@ -433,9 +497,7 @@ class Generator:
     def _user(self, email: str, *, since: float) -> int:
         uid = self.ids.next("user")
         name = f"{self.rng.choice(names.FIRST_NAMES)} {self.rng.choice(names.LAST_NAMES)}"
-        self.tables.user.write(
-            str(uid), PASSWORD, NULL, "f", email, name, "t", "f", ts_text(since)
-        )
+        self.tables.user.write(str(uid), PASSWORD, NULL, "f", email, name, "t", "f", ts_text(since))
         return uid
 
     def _membership(self, tenant_id: int, user_id: int, role: str, partner_id: int | None,
@@ -738,11 +800,15 @@ def generate(params: Params, *, log: Callable[[str], None]) -> dict:
 
     copy_stream(gen.tables.deal, all_deals())
     t0 = step(f"deals generated and copied ({gen.tables.deal.rows:,} rows)", t0)
-    for table in gen.tables.all():
-        if table is not gen.tables.deal:
-            copy_file(table)
+    others = sorted(
+        (table for table in gen.tables.all() if table is not gen.tables.deal),
+        key=lambda table: table.rows,
+        reverse=True,
+    )
+    database.parallel([lambda table=table: copy_file(table) for table in others])
     t0 = step("other tables copied", t0)
-    database.restore_indexes_and_keys(deferred, log=log)
+    counts = {table.table: table.rows for table in gen.tables.all()}
+    database.restore_indexes_and_keys(deferred, rows=counts)
     t0 = step(f"{len(deferred.indexes)} indexes and {len(deferred.foreign_keys)} foreign keys "
               "rebuilt", t0)  # fmt: skip
     database.set_sequences(
@@ -751,7 +817,6 @@ def generate(params: Params, *, log: Callable[[str], None]) -> dict:
     )  # fmt: skip
     database.vacuum_analyze(LOADED_TABLES)
     step("VACUUM ANALYZE", t0)
-    counts = {table.table: table.rows for table in gen.tables.all()}
     return {
         "params": asdict(params),
         "tenants": {m.slug: {"id": m.id, **m.emails} for m in made},

@@ -8,35 +8,11 @@ None of these strings contains a tab, a newline or a backslash (COPY's text form
 
 from __future__ import annotations
 
-FIRST_WORDS = """
-Blue Red Green Silver Golden North South East West Bright Swift Summit Pioneer Apex Granite
-Cedar Maple Oak Pine River Lake Harbor Coastal Iron Crystal Evergreen Atlas Nova Stellar Quantum
-Vertex Horizon Beacon Falcon Eagle Lion Tiger Wolf Bear Fox Hawk Raven Sparrow Orchid Willow
-Aspen Birch Cypress Juniper Sequoia Alder Copper Cobalt Amber Ivory Onyx Ruby Sapphire Emerald
-Jade Pearl Scarlet Crimson Azure Indigo Violet Saffron Polar Arctic Tropic Desert Prairie Canyon
-Meadow Glacier Thunder Storm Solar Lunar Orbit Comet Meteor Galaxy Cosmic Zenith Nimbus Vector
-Pixel Binary Cipher Matrix Fusion Nexus Vortex Prism Optic Kinetic Dynamic Agile Noble Royal
-Regal Liberty Unity Harmony Trinity Legacy Heritage Frontier Pacific Atlantic Nordic Alpine
-Highland Lowland Midland Central Metro Urban Rural Keystone Cornerstone Landmark Milestone
-""".split()
+FIRST_WORDS = ["Blue", "Red", "Green", "Silver", "Golden", "North", "South", "East", "West", "Bright", "Swift", "Summit", "Pioneer", "Apex", "Granite", "Cedar", "Maple", "Oak", "Pine", "River", "Lake", "Harbor", "Coastal", "Iron", "Crystal", "Evergreen", "Atlas", "Nova", "Stellar", "Quantum", "Vertex", "Horizon", "Beacon", "Falcon", "Eagle", "Lion", "Tiger", "Wolf", "Bear", "Fox", "Hawk", "Raven", "Sparrow", "Orchid", "Willow", "Aspen", "Birch", "Cypress", "Juniper", "Sequoia", "Alder", "Copper", "Cobalt", "Amber", "Ivory", "Onyx", "Ruby", "Sapphire", "Emerald", "Jade", "Pearl", "Scarlet", "Crimson", "Azure", "Indigo", "Violet", "Saffron", "Polar", "Arctic", "Tropic", "Desert", "Prairie", "Canyon", "Meadow", "Glacier", "Thunder", "Storm", "Solar", "Lunar", "Orbit", "Comet", "Meteor", "Galaxy", "Cosmic", "Zenith", "Nimbus", "Vector", "Pixel", "Binary", "Cipher", "Matrix", "Fusion", "Nexus", "Vortex", "Prism", "Optic", "Kinetic", "Dynamic", "Agile", "Noble", "Royal", "Regal", "Liberty", "Unity", "Harmony", "Trinity", "Legacy", "Heritage", "Frontier", "Pacific", "Atlantic", "Nordic", "Alpine", "Highland", "Lowland", "Midland", "Central", "Metro", "Urban", "Rural", "Keystone", "Cornerstone", "Landmark", "Milestone"]
 
-SECOND_WORDS = """
-Ridge Valley Peak Stone Bridge Field Point Bay Creek Forge Works Gate Path Line Wave Light Star
-Cloud Wind Rock Wood Brook Hill Haven Crest Shore Port Grove Spring Falls Mill Crown Shield Arrow
-Spark Flame Frost Dawn Dusk Sky Sea Moon Sun Leaf Root Seed Bloom Branch Trail Track Way Point
-Tower Castle Harbor Anchor Compass Lantern Mirror Circle Square Cube Sphere Pillar Arch Dome
-Summit Cove Isle Mesa Butte Fjord Delta Lagoon Marsh Glen Heath Moor Dale Knoll Bluff Cliff
-Quarry Canal Ferry Pier Dock Wharf Beacon Signal Pulse Rhythm Echo Vista Scope Range Reach
-""".split()
+SECOND_WORDS = ["Ridge", "Valley", "Peak", "Stone", "Bridge", "Field", "Point", "Bay", "Creek", "Forge", "Works", "Gate", "Path", "Line", "Wave", "Light", "Star", "Cloud", "Wind", "Rock", "Wood", "Brook", "Hill", "Haven", "Crest", "Shore", "Port", "Grove", "Spring", "Falls", "Mill", "Crown", "Shield", "Arrow", "Spark", "Flame", "Frost", "Dawn", "Dusk", "Sky", "Sea", "Moon", "Sun", "Leaf", "Root", "Seed", "Bloom", "Branch", "Trail", "Track", "Way", "Point", "Tower", "Castle", "Harbor", "Anchor", "Compass", "Lantern", "Mirror", "Circle", "Square", "Cube", "Sphere", "Pillar", "Arch", "Dome", "Summit", "Cove", "Isle", "Mesa", "Butte", "Fjord", "Delta", "Lagoon", "Marsh", "Glen", "Heath", "Moor", "Dale", "Knoll", "Bluff", "Cliff", "Quarry", "Canal", "Ferry", "Pier", "Dock", "Wharf", "Beacon", "Signal", "Pulse", "Rhythm", "Echo", "Vista", "Scope", "Range", "Reach"]
 
-INDUSTRIES = """
-Analytics Logistics Systems Software Solutions Consulting Partners Labs Technologies Networks
-Foods Health Energy Capital Manufacturing Media Retail Pharma Motors Textiles Robotics Security
-Insurance Biotech Aerospace Chemicals Construction Electronics Engineering Farms Fitness Freight
-Hospitality Industries Interactive Marine Medical Metals Mining Outfitters Packaging Plastics
-Publishing Realty Recycling Semiconductors Shipping Studios Telecom Therapeutics Travel Ventures
-Water Wireless Dynamics Instruments Data Cloud Digital Devices Materials Brands
-""".split()
+INDUSTRIES = ["Analytics", "Logistics", "Systems", "Software", "Solutions", "Consulting", "Partners", "Labs", "Technologies", "Networks", "Foods", "Health", "Energy", "Capital", "Manufacturing", "Media", "Retail", "Pharma", "Motors", "Textiles", "Robotics", "Security", "Insurance", "Biotech", "Aerospace", "Chemicals", "Construction", "Electronics", "Engineering", "Farms", "Fitness", "Freight", "Hospitality", "Industries", "Interactive", "Marine", "Medical", "Metals", "Mining", "Outfitters", "Packaging", "Plastics", "Publishing", "Realty", "Recycling", "Semiconductors", "Shipping", "Studios", "Telecom", "Therapeutics", "Travel", "Ventures", "Water", "Wireless", "Dynamics", "Instruments", "Data", "Cloud", "Digital", "Devices", "Materials", "Brands"]
 
 # Abbreviations a partner may type instead of the full word.
 ABBREVIATIONS = {
@@ -97,26 +73,9 @@ COMPETENCIES = [
     "cloud", "security", "data", "networking", "erp", "crm", "devops", "ai", "iot", "backup",
 ]  # fmt: skip
 
-FIRST_NAMES = """
-James Mary Robert Patricia John Jennifer Michael Linda David Elizabeth William Barbara Richard
-Susan Joseph Jessica Thomas Sarah Charles Karen Christopher Lisa Daniel Nancy Matthew Betty
-Anthony Sandra Mark Margaret Donald Ashley Steven Kimberly Andrew Emily Paul Donna Joshua Michelle
-Kenneth Carol Kevin Amanda Brian Melissa George Deborah Timothy Stephanie Ronald Rebecca Jason
-Laura Edward Sharon Jeffrey Cynthia Ryan Kathleen Jacob Amy Gary Angela Nicholas Shirley Eric
-Anna Jonathan Brenda Stephen Pamela Larry Emma Justin Nicole Scott Helen Brandon Samantha Lukas
-Lea Finn Mia Noah Hannah Elias Sophie Louis Chloe Hugo Manon Luca Giulia Mateo Lucia Sven Astrid
-Hiroshi Yuki Arjun Priya Rafael Camila Olivia Liam Aiden Zoe Ines Pablo
-""".split()
+FIRST_NAMES = ["James", "Mary", "Robert", "Patricia", "John", "Jennifer", "Michael", "Linda", "David", "Elizabeth", "William", "Barbara", "Richard", "Susan", "Joseph", "Jessica", "Thomas", "Sarah", "Charles", "Karen", "Christopher", "Lisa", "Daniel", "Nancy", "Matthew", "Betty", "Anthony", "Sandra", "Mark", "Margaret", "Donald", "Ashley", "Steven", "Kimberly", "Andrew", "Emily", "Paul", "Donna", "Joshua", "Michelle", "Kenneth", "Carol", "Kevin", "Amanda", "Brian", "Melissa", "George", "Deborah", "Timothy", "Stephanie", "Ronald", "Rebecca", "Jason", "Laura", "Edward", "Sharon", "Jeffrey", "Cynthia", "Ryan", "Kathleen", "Jacob", "Amy", "Gary", "Angela", "Nicholas", "Shirley", "Eric", "Anna", "Jonathan", "Brenda", "Stephen", "Pamela", "Larry", "Emma", "Justin", "Nicole", "Scott", "Helen", "Brandon", "Samantha", "Lukas", "Lea", "Finn", "Mia", "Noah", "Hannah", "Elias", "Sophie", "Louis", "Chloe", "Hugo", "Manon", "Luca", "Giulia", "Mateo", "Lucia", "Sven", "Astrid", "Hiroshi", "Yuki", "Arjun", "Priya", "Rafael", "Camila", "Olivia", "Liam", "Aiden", "Zoe", "Ines", "Pablo"]
 
-LAST_NAMES = """
-Smith Johnson Williams Brown Jones Garcia Miller Davis Rodriguez Martinez Hernandez Lopez
-Gonzalez Wilson Anderson Thomas Taylor Moore Jackson Martin Lee Perez Thompson White Harris
-Sanchez Clark Ramirez Lewis Robinson Walker Young Allen King Wright Scott Torres Nguyen Hill
-Flores Green Adams Nelson Baker Hall Rivera Campbell Mitchell Carter Roberts Mueller Schmidt
-Schneider Fischer Weber Meyer Wagner Becker Dubois Durand Lefebvre Moreau Laurent Rossi Russo
-Ferrari Esposito Bianchi Jansen Visser Andersson Johansson Nilsson Tanaka Suzuki Sato Patel
-Sharma Singh Silva Santos Oliveira Kowalski Nowak Murphy Kelly OBrien Byrne
-""".split()
+LAST_NAMES = ["Smith", "Johnson", "Williams", "Brown", "Jones", "Garcia", "Miller", "Davis", "Rodriguez", "Martinez", "Hernandez", "Lopez", "Gonzalez", "Wilson", "Anderson", "Thomas", "Taylor", "Moore", "Jackson", "Martin", "Lee", "Perez", "Thompson", "White", "Harris", "Sanchez", "Clark", "Ramirez", "Lewis", "Robinson", "Walker", "Young", "Allen", "King", "Wright", "Scott", "Torres", "Nguyen", "Hill", "Flores", "Green", "Adams", "Nelson", "Baker", "Hall", "Rivera", "Campbell", "Mitchell", "Carter", "Roberts", "Mueller", "Schmidt", "Schneider", "Fischer", "Weber", "Meyer", "Wagner", "Becker", "Dubois", "Durand", "Lefebvre", "Moreau", "Laurent", "Rossi", "Russo", "Ferrari", "Esposito", "Bianchi", "Jansen", "Visser", "Andersson", "Johansson", "Nilsson", "Tanaka", "Suzuki", "Sato", "Patel", "Sharma", "Singh", "Silva", "Santos", "Oliveira", "Kowalski", "Nowak", "Murphy", "Kelly", "OBrien", "Byrne"]
 
 PRODUCT_LINES = [
     ("Platform", ["Starter", "Standard", "Professional", "Enterprise", "Unlimited"]),

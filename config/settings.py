@@ -314,6 +314,8 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "DealStatusEnum": "deals.models.DealStatus",
         "DealPartnerRoleEnum": "deals.models.PartnerRole",
+        "LeadStatusEnum": "deals.models.LeadStatus",
+        "LeadOfferStatusEnum": "deals.models.OfferStatus",
         "RoleEnum": "partners.roles.Role",
     },
 }

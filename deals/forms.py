@@ -106,7 +106,7 @@ class DealForm(forms.Form):
         label=_("Contact phone"),
         max_length=50,
         required=False,
-        widget=forms.TextInput(attrs={"type": "tel", "autocomplete": "off"}),
+        widget=forms.TelInput(attrs={"autocomplete": "off"}),
     )
     currency = forms.ChoiceField(label=_("Currency"))
     expected_close_date = forms.DateField(label=_("Expected close date"), widget=_date_input())
@@ -146,9 +146,7 @@ class DealLineForm(forms.Form):
     # A ChoiceField over products read once per request, not a ModelChoiceField that would
     # query the catalog again for every line.
     product = forms.TypedChoiceField(label=_("Product"), coerce=int, empty_value=None)
-    quantity = forms.IntegerField(
-        label=_("Quantity"), min_value=1, max_value=services.MAX_QUANTITY
-    )
+    quantity = forms.IntegerField(label=_("Quantity"), min_value=1, max_value=services.MAX_QUANTITY)
     unit_price = forms.DecimalField(
         label=_("Unit price"),
         required=False,
@@ -490,9 +488,7 @@ class SubmitForm(forms.Form):
 
 
 class WonForm(forms.Form):
-    final_amount = forms.DecimalField(
-        label=_("Final amount"), max_value=MAX_AMOUNT, **MONEY_INPUT
-    )
+    final_amount = forms.DecimalField(label=_("Final amount"), max_value=MAX_AMOUNT, **MONEY_INPUT)
     closed_on = forms.DateField(label=_("Close date"), widget=_date_input())
 
     def __init__(self, *args, deal: Deal, today: date, **kwargs) -> None:
@@ -506,7 +502,10 @@ class WonForm(forms.Form):
 class LostForm(forms.Form):
     reason = forms.TypedChoiceField(label=_("Why was it lost?"), coerce=int, empty_value=None)
     comment = forms.CharField(
-        label=_("Comment"), max_length=2000, required=False, widget=forms.Textarea(attrs={"rows": 2})
+        label=_("Comment"),
+        max_length=2000,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
     )
 
     def __init__(self, *args, reasons: list[LostReason], **kwargs) -> None:
@@ -551,23 +550,21 @@ def status_label_for_partner(status: str) -> str:
 
 
 class DealFilterForm(forms.Form):
-    q = forms.CharField(label=_("Search"), max_length=200, required=False)
+    q = forms.CharField(
+        label=_("Search"), max_length=200, required=False, widget=forms.SearchInput()
+    )
     status = forms.ChoiceField(label=_("Status"), required=False)
     stage = forms.ChoiceField(label=_("Stage"), required=False)
     sort = forms.ChoiceField(label=_("Sort"), required=False)
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["q"].widget.attrs.update(
-            {"type": "search", "placeholder": _("Customer or website")}
-        )
+        self.fields["q"].widget.attrs["placeholder"] = _("Customer or website")
         self.fields["status"].choices = [("", _("Any status")), *(
             (value, status_label_for_partner(value)) for value in DealStatus.values
         )]  # fmt: skip
         self.fields["stage"].choices = [("", _("Any stage")), *DealStage.choices]
-        self.fields["sort"].choices = [
-            (key, SORT_LABELS.get(key, key)) for key in selectors.SORTS
-        ]
+        self.fields["sort"].choices = [(key, SORT_LABELS.get(key, key)) for key in selectors.SORTS]
 
     def filters(self) -> selectors.DealFilters:
         cleaned = self.cleaned_data if self.is_bound and self.is_valid() else {}

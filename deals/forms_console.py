@@ -21,7 +21,7 @@ SORT_LABELS = {
     "oldest": _("Oldest first"),
     "total": _("Largest total"),
     "close": _("Closing soonest"),
-    "customer": _("Customer A–Z"),
+    "customer": _("Customer A to Z"),
 }
 
 
@@ -209,14 +209,17 @@ class MarkWonForm(DecisionForm):
         label=_("Final amount"), max_digits=16, decimal_places=2, min_value=0,
         max_value=MAX_AMOUNT,
     )  # fmt: skip
-    closed_on = forms.DateField(label=_("Closed on"), widget=forms.DateInput(attrs={"type": "date"}))
+    closed_on = forms.DateField(
+        label=_("Closed on"), widget=forms.DateInput(attrs={"type": "date"})
+    )
 
 
 class MarkLostForm(DecisionForm):
     prefix_id = "lost"
 
     reason = forms.ModelChoiceField(
-        label=_("Why was it lost?"), queryset=LostReason.objects.none(),
+        label=_("Why was it lost?"),
+        queryset=LostReason.objects.none(),
         empty_label=_("Choose a reason"),
     )
     comment = _comment(_("Comment (optional)"))

@@ -74,6 +74,7 @@ ROUTE_BATCH = 500
 MAX_NOTES = 5000
 MAX_DECLINE_REASON = 2000
 _HOSTNAME = re.compile(r"^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9-]{1,63})+$")
+_GROUPED_AMOUNT = re.compile(r"\d{1,3}(?:,\d{3})+(?:\.\d+)?")
 _PHONE = re.compile(r"^[0-9+()./ -]{3,50}$")
 # Any constant: two-key advisory locks of the lead router, keyed by tenant id.
 _ROUTING_LOCK = 7_341_001
@@ -231,9 +232,14 @@ class LeadImport:
 
 
 def _parse_amount(text: str) -> Decimal | None:
-    text = text.strip().replace(",", "") if text else ""
+    """``25000.00`` or ``25,000.00``; a decimal comma (``1.500,00``) is refused, not guessed."""
+    text = (text or "").strip()
     if not text:
         return None
+    if _GROUPED_AMOUNT.fullmatch(text):
+        text = text.replace(",", "")
+    elif "," in text:
+        raise InvalidOperation(text)
     return Decimal(text)
 
 
@@ -325,7 +331,9 @@ def _check_rows(result: LeadImport) -> None:
         try:
             amount = _parse_amount(values.get("estimated_value", ""))
         except InvalidOperation:
-            row.errors.setdefault("estimated_value", []).append(_("Enter an amount."))
+            row.errors.setdefault("estimated_value", []).append(
+                _("Enter an amount such as 25000.00 (a dot before the cents).")
+            )
         data = LeadInput(**{name: values.get(name, "") for name in IMPORT_COLUMNS
                             if name != "estimated_value"}, estimated_value=amount)  # fmt: skip
         cleaned, errors = _clean(data, currencies=currencies)

@@ -21,10 +21,12 @@ from django.db.models import Q
 from django.urls import NoReverseMatch, get_script_prefix, reverse
 from django.utils import formats, timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from deals.models import Deal, DealStatus, DealTransition, ExtensionStatus, LeadOffer, OfferStatus
 from partners import events
 from partners.models import Membership, OutboxEvent
+from partners.money import minor_units
 from partners.notifications import members_with_permission, notify
 from partners.roles import Role
 
@@ -86,7 +88,8 @@ def _date(moment) -> str:
 
 
 def _money(deal: Deal) -> str:
-    return f"{formats.number_format(deal.total, decimal_pos=2, use_l10n=True)} {deal.currency}"
+    places = minor_units(deal.currency)
+    return f"{formats.number_format(deal.total, decimal_pos=places, use_l10n=True)} {deal.currency}"
 
 
 def _comment_of(deal: Deal, event: OutboxEvent, *, to_status: str) -> str:
@@ -206,14 +209,25 @@ def notify_reviewers(event: OutboxEvent) -> None:
     if event.name == "deal.submitted":
         if deal.status != DealStatus.SUBMITTED:
             return  # approved automatically, or already decided: nothing to review
-        title = _("New deal registration: %(customer)s from %(partner)s") % names
+        answered = DealTransition.objects.filter(
+            deal=deal, from_status=DealStatus.MORE_INFO, to_status=DealStatus.SUBMITTED
+        ).exists()
+        if answered:
+            title = _("More information received: %(customer)s from %(partner)s") % names
+        else:
+            title = _("New deal registration: %(customer)s from %(partner)s") % names
         if deal.conflict_count:
-            conflicts = _("%(count)d possible conflicts to review.") % {
-                "count": deal.conflict_count
-            }
+            conflicts = ngettext(
+                "%(count)d possible conflict to review.",
+                "%(count)d possible conflicts to review.",
+                deal.conflict_count,
+            ) % {"count": deal.conflict_count}
         else:
             conflicts = _("No conflict found.")
         body = f"{_money(deal)}. {conflicts}"
+        answer = _comment_of(deal, event, to_status=DealStatus.SUBMITTED) if answered else ""
+        if answer:
+            body = f"{body}\n{_('The partner answers: %(answer)s') % {'answer': answer}}"
     elif event.name == "deal.extension_requested":
         if deal.extension_status != ExtensionStatus.REQUESTED:
             return

@@ -21,6 +21,7 @@ from django.utils.translation import gettext as _
 
 from deals import selectors
 from deals.models import (
+    MONEY,
     Deal,
     DealConflict,
     DealLine,
@@ -40,7 +41,7 @@ from deals.models import (
 from deals.normalize import is_valid_domain, matchable_domain, normalize_company
 from partners import events
 from partners.models import Membership, Partner, PartnerStatus
-from partners.money import MAX_AMOUNT, quantize
+from partners.money import MAX_AMOUNT, minor_units, quantize
 from partners.permissions import membership_permissions
 from partners.tenancy import require_tenant
 
@@ -59,6 +60,7 @@ TRANSITIONS: dict[str, frozenset[str]] = {
 }
 
 MAX_LINES = 100
+MONEY_DECIMAL_PLACES = MONEY["decimal_places"]
 MAX_QUANTITY = 1_000_000
 
 
@@ -140,6 +142,9 @@ def _validate_input(data: DealInput, *, own_partner: Partner | None, today: date
             _("Use one of the program's currencies: %(list)s.")
             % {"list": ", ".join(allowed_currencies())},
         )
+    elif minor_units(currency) > MONEY_DECIMAL_PLACES:
+        # Amounts are stored to the cent: a three-decimal currency would be rounded twice.
+        err("currency", _("Deals in %(cur)s are not supported yet.") % {"cur": currency})
     if data.expected_close_date is None:
         err("expected_close_date", _("Enter the expected close date."))
     elif data.expected_close_date < today:

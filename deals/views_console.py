@@ -8,6 +8,7 @@ import csv
 import tempfile
 from dataclasses import dataclass
 from datetime import timedelta
+from decimal import Decimal
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
@@ -64,6 +65,7 @@ class QueueRow:
     deal: Deal
     waiting: timedelta | None
     overdue: bool
+    conflicts: int
     selectable: bool
 
 
@@ -76,9 +78,14 @@ def _queue_response(
     now = timezone.now()
     queue = selectors.review_queue(actor=actor)
     page = Paginator(queue, PAGE_SIZE).get_page(request.GET.get("page"))
+    deals = list(page.object_list)
+    # A registration's own count is what its submission found; later submissions that
+    # found it conflict with it just as much.
+    later = selectors.later_conflict_counts(deal_ids=[deal.pk for deal in deals])
     rows = []
-    for deal in page.object_list:
+    for deal in deals:
         waiting = now - deal.submitted_at if deal.submitted_at else None
+        conflicts = deal.conflict_count + later.get(deal.pk, 0)
         # The SLA clock runs while the vendor owes an answer, not while the partner does.
         pending_on_us = deal.status == DealStatus.SUBMITTED
         rows.append(
@@ -86,12 +93,11 @@ def _queue_response(
                 deal=deal,
                 waiting=waiting,
                 overdue=pending_on_us and waiting is not None and waiting > sla,
-                selectable=pending_on_us and deal.conflict_count == 0,
+                conflicts=conflicts,
+                selectable=pending_on_us and conflicts == 0,
             )
         )
-    overdue_count = queue.filter(
-        status=DealStatus.SUBMITTED, submitted_at__lt=now - sla
-    ).count()
+    overdue_count = queue.filter(status=DealStatus.SUBMITTED, submitted_at__lt=now - sla).count()
     context = {
         "page": page,
         "rows": rows,
@@ -147,6 +153,32 @@ def bulk_approve(request: HttpRequest) -> HttpResponse:
 # ---------------------------------------------------------------- review / detail page
 
 
+@dataclass
+class Candidate:
+    """Another deal that may be the same customer, as the review page compares it."""
+
+    deal: Deal
+    match: str
+    score: Decimal
+    registered_later: bool
+
+
+def _candidates(deal: Deal) -> list[Candidate]:
+    """The candidates found when ``deal`` was submitted, then the later submissions that
+    found ``deal`` (its conflict count does not include those, but first approved wins
+    against them all the same)."""
+    found = [
+        Candidate(c.candidate, c.get_match_type_display(), c.score, registered_later=False)
+        for c in selectors.deal_conflicts(deal=deal)
+    ]
+    seen = {candidate.deal.pk for candidate in found}
+    for c in selectors.deal_conflicted_by(deal=deal):
+        if c.deal_id not in seen:
+            seen.add(c.deal_id)
+            found.append(Candidate(c.deal, c.get_match_type_display(), c.score, True))
+    return found
+
+
 def _detail_response(
     request: HttpRequest, deal: Deal, *, bound: dict | None = None, status: int = 200
 ) -> HttpResponse:
@@ -154,7 +186,7 @@ def _detail_response(
     candidates and the decision forms that the deal's status allows."""
     bound = bound or {}
     can_review = request.user.has_perm("deals.review_deal")
-    conflicts = list(selectors.deal_conflicts(deal=deal)) if can_review else []
+    conflicts = _candidates(deal) if can_review else []
     is_submitted = deal.status == DealStatus.SUBMITTED
     is_approved = deal.status == DealStatus.APPROVED
     context = {
@@ -164,9 +196,7 @@ def _detail_response(
         "timeline": selectors.deal_timeline(deal=deal),
         "can_review": can_review,
         "conflicts": conflicts,
-        "has_approved_rival": any(
-            c.candidate.status == DealStatus.APPROVED for c in conflicts
-        ),
+        "has_approved_rival": any(c.deal.status == DealStatus.APPROVED for c in conflicts),
         "can_decide": can_review and is_submitted,
         "can_decide_extension": can_review
         and is_approved
@@ -188,8 +218,9 @@ def _detail_response(
     # A refused action on a form the status no longer offers (a stale page): say why.
     for name, form in bound.items():
         if f"{name}_form" not in context:
-            for error in form.non_field_errors():
-                messages.error(request, error)
+            for errors in form.errors.values():
+                for error in errors:
+                    messages.error(request, error)
     return render(request, "deals/console/detail.html", context, status=status)
 
 

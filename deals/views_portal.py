@@ -92,8 +92,9 @@ class Actions:
     extend: bool
 
     @property
-    def any(self) -> bool:
-        return self.edit or self.submit or self.answer or self.close or self.extend
+    def has_forms(self) -> bool:
+        """Actions done with a form on the deal page (editing has its own page)."""
+        return self.submit or self.answer or self.close or self.extend
 
 
 def _actions(membership: Membership, deal: Deal) -> Actions:
@@ -157,7 +158,9 @@ def _transition_label(from_status: str, to_status: str, automatic: bool) -> str:
     return str(labels.get(to_status, DealStatus(to_status).label))
 
 
-def _timeline_for_partner(membership: Membership, deal: Deal) -> list[TimelineEntry]:
+def _timeline_for_partner(
+    membership: Membership, deal: Deal, *, vendor: str
+) -> list[TimelineEntry]:
     """The timeline as a partner may read it: people of their own organization and the
     vendor's staff by name, anyone else anonymously; a reviewer's approval note is internal
     (an override of the first-approved rule may name the rival registration)."""
@@ -173,9 +176,11 @@ def _timeline_for_partner(membership: Membership, deal: Deal) -> list[TimelineEn
             staff = False
         elif transition.actor_id not in partner_of:
             who, staff = _("Former member"), False
-        elif partner_of[transition.actor_id] in (None, membership.partner_id):
-            who = transition.actor.get_full_name() or transition.actor.email
-            staff = partner_of[transition.actor_id] is None
+        elif partner_of[transition.actor_id] == membership.partner_id:
+            who, staff = transition.actor.get_full_name() or transition.actor.email, False
+        elif partner_of[transition.actor_id] is None:  # the vendor's staff
+            who = f"{transition.actor.get_full_name() or transition.actor.email} ({vendor})"
+            staff = True
         else:
             who, staff = _("A partner user"), False
         comment = transition.comment
@@ -208,7 +213,7 @@ def _render_detail(
     bound = bound or {}
     today = timezone.localdate()
     own = _is_own(membership, deal)
-    timeline = _timeline_for_partner(membership, deal)
+    timeline = _timeline_for_partner(membership, deal, vendor=request.tenant.name)
     context = {
         "deal": deal,
         "status_label": status_label_for_partner(deal.status),

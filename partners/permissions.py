@@ -51,7 +51,13 @@ def sync_role_groups(**_kwargs) -> None:
 def membership_permissions(membership) -> frozenset[str]:
     if membership is None or not membership.is_active:
         return frozenset()
-    return role_permissions().get(membership.role, frozenset())
+    # Memoized on the membership object (one per request or task), keyed by role so a role
+    # change made through this object is seen at once.
+    memo = getattr(membership, "_trellis_perms", None)
+    if memo is None or memo[0] != membership.role:
+        memo = (membership.role, role_permissions().get(membership.role, frozenset()))
+        membership._trellis_perms = memo
+    return memo[1]
 
 
 class MembershipBackend(ModelBackend):

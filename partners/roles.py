@@ -71,11 +71,13 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         *_DEALS_REVIEW,
         "deals.add_product",
         "deals.change_product",
+        "deals.delete_product",
         "deals.view_engagementrules",
         "deals.change_engagementrules",
         "deals.view_lostreason",
         "deals.add_lostreason",
         "deals.change_lostreason",
+        "deals.delete_lostreason",
     ],
     Role.CHANNEL_MANAGER: [
         *_DEALS_REVIEW,

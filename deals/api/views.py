@@ -18,6 +18,7 @@ permission a 403; an illegal transition a 400 with code ``invalid``.
 
 from __future__ import annotations
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Prefetch, QuerySet
 from django.http import StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
@@ -29,6 +30,7 @@ from drf_spectacular.utils import (
 )
 from rest_framework import mixins, status
 from rest_framework.decorators import action
+from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 
 from deals import catalog, selectors, services, sync
@@ -39,9 +41,23 @@ from deals.models import Deal, DealLine, DealPartner, DealTransition, LostReason
 from deals.services import DealInput
 from partners.api.base import TenantViewSet
 from partners.api.errors import error_responses
+from partners.api.pagination import CursorPagination
 from partners.tenancy import require_tenant
 
 _READ_DEALS = ("deals.view_deal", "deals.register_deal")
+
+
+class DealCursorPagination(CursorPagination):
+    """Pages deals by the key ``ordering`` chose. A cursor made under another ordering (its
+    position a date where an amount is expected) is an invalid cursor, like a garbled one."""
+
+    def paginate_queryset(self, queryset, request, view=None):
+        try:
+            return super().paginate_queryset(queryset, request, view)
+        except DjangoValidationError:
+            raise NotFound(self.invalid_cursor_message) from None
+
+
 _REGISTER = ["deals.register_deal"]
 _REVIEW = ["deals.review_deal"]
 _OWNER_OR_REVIEWER = [("deals.register_deal", "deals.review_deal")]
@@ -176,6 +192,7 @@ class DealViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantViewSe
     model = Deal
     serializer_class = s.DealSerializer
     filterset_class = f.DealFilter
+    pagination_class = DealCursorPagination
     required_perms = {
         "GET": [_READ_DEALS],
         "POST": [("deals.register_deal", "deals.record_direct_deal")],

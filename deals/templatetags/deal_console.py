@@ -7,7 +7,7 @@ from decimal import Decimal
 
 from django import template
 from django.utils.formats import number_format
-from django.utils.translation import ngettext
+from django.utils.translation import gettext, ngettext
 
 from partners.money import minor_units
 
@@ -29,6 +29,8 @@ def age(value: timedelta | None) -> str:
     if not isinstance(value, timedelta):
         return ""
     minutes = max(0, int(value.total_seconds() // 60))
+    if minutes < 1:
+        return gettext("less than a minute")
     if minutes >= 60 * 24:
         days = minutes // (60 * 24)
         return ngettext("%(count)d day", "%(count)d days", days) % {"count": days}

@@ -90,6 +90,13 @@ def test_the_tenant_admin_index_lists_only_tenant_models(as_acme_admin):
         "ApiToken",
         "OutboxEvent",
         "AutomationRun",
+        # deal registration (deals/admin.py)
+        "Product",
+        "LostReason",
+        "EngagementRules",
+        "Deal",
+        "Lead",
+        "LeadOffer",
     }
 
 

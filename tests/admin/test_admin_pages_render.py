@@ -11,13 +11,47 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def rows_everywhere(two_tenants, tenant_admin, outsider, acme_invitation, globex_invitation):
+def rows_everywhere(
+    two_tenants, tenant_admin, outsider, acme_invitation, globex_invitation, globex_rep
+):
     for tenant, member in ((two_tenants[0], tenant_admin), (two_tenants[1], outsider)):
         with tenant_context(tenant, member):
             services.api_token_issue(actor=member, name="CRM")
         with automation_run(tenant=tenant, job="partners.tier_recompute"):
             pass
+    _deal_rows(two_tenants[0])
+    _deal_rows(two_tenants[1], rep=globex_rep)
     return two_tenants
+
+
+def _deal_rows(tenant, rep=None):
+    """A catalog, rules, a won deal with its timeline, and a lead offered to a partner (in
+    Acme, of a partner organization of its own, so Northwind keeps no deals)."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from deals import services as deal_services
+    from deals.models import Lead, LeadOffer
+    from tests.deals.factories import DealFactory, LostReasonFactory
+    from tests.factories import MembershipFactory, PartnerFactory
+
+    if rep is None:
+        initech = PartnerFactory(tenant=tenant, name="Initech", domain="initech.test")
+        rep = MembershipFactory(tenant=tenant, role="partner_rep", partner=initech)
+    DealFactory(actor=rep, status="won")
+    LostReasonFactory(tenant=tenant, name="Price")
+    with tenant_context(tenant):
+        deal_services.engagement_rules()
+        lead = Lead.objects.create(
+            tenant=tenant, company_name="Lead Co", country="US", currency="USD"
+        )
+        LeadOffer.objects.create(
+            tenant=tenant,
+            lead=lead,
+            partner=rep.partner,
+            expires_at=timezone.now() + timedelta(days=2),
+        )
 
 
 def _first_pk(model, request_tenant):
@@ -52,7 +86,8 @@ def test_every_tenant_admin_page_renders(as_acme_admin, rows_everywhere, tenant)
         for entry in app["models"]:
             model = entry["model"]
             base = f"/t/acme/admin/{model._meta.app_label}/{model._meta.model_name}/"
-            assert as_acme_admin.get(base).status_code == 200, base
+            # follow: a single-row model's list opens its row (the rules of engagement)
+            assert as_acme_admin.get(base, follow=True).status_code == 200, base
             assert as_acme_admin.get(f"{base}add/").status_code in (200, 403), base
             pk = _first_pk(model, tenant)
             assert pk is not None, base

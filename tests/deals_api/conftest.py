@@ -186,3 +186,62 @@ def snapshot(in_tenant):
             }
 
     return _snapshot
+
+
+@pytest.fixture
+def acme_deals(
+    tenant, make_deal, partner, partner_rep, colleague_rep, contoso_rep, channel_manager, globex_rep
+):
+    """One deal of each kind of visibility, and one of Globex:
+
+    - ``rep``: the rep's own submission; ``colleague``: a colleague's draft;
+    - ``shared``: a colleague's approved deal shared with the rep (a guardian grant);
+    - ``contoso``: another partner's approved deal;
+    - ``cosell``: Contoso's submission with Northwind as further partner;
+    - ``direct``: a direct deal recorded by the channel manager;
+    - ``globex``: a deal of another tenant.
+    """
+    from guardian.shortcuts import assign_perm
+
+    deals = {
+        "rep": make_deal(
+            partner_rep,
+            status="submitted",
+            customer_name="Alpha Corp",
+            customer_domain="alpha.example",
+            stage="proposal",
+        ),
+        "colleague": make_deal(
+            colleague_rep, customer_name="Bravo Ltd", customer_domain="bravo.example"
+        ),
+        "shared": make_deal(
+            colleague_rep,
+            status="approved",
+            customer_name="Charlie Systems",
+            customer_domain="charlie.example",
+        ),
+        "contoso": make_deal(
+            contoso_rep,
+            status="approved",
+            customer_name="Delta Industries",
+            customer_domain="delta.example",
+        ),
+        "cosell": make_deal(
+            contoso_rep,
+            status="submitted",
+            customer_name="Echo Logistics",
+            customer_domain="echo.example",
+            deal_type="co_sell",
+            further_partners=[(partner.pk, "co_sell")],
+        ),
+        "direct": make_deal(
+            channel_manager,
+            direct=True,
+            customer_name="Foxtrot Retail",
+            customer_domain="foxtrot.example",
+        ),
+        "globex": make_deal(globex_rep, customer_name="Golf Foods"),
+    }
+    with tenant_context(tenant):
+        assign_perm("deals.view_deal", partner_rep.user, deals["shared"])
+    return deals

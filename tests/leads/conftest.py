@@ -3,13 +3,15 @@ services, partner users of two organizations, and won/lost registrations for win
 
 from __future__ import annotations
 
-from decimal import Decimal
-
 import pytest
+from rest_framework.test import APIClient
 
 from deals import leads
+from deals import services as deal_services
 from deals.leads import LeadInput
-from deals.models import DealStatus
+from deals.models import DealStatus, LeadOffer, OfferStatus
+from partners import services
+from partners.models import OutboxEvent
 from partners.tenancy import tenant_context
 from tests.deals.factories import DealFactory
 from tests.factories import MembershipFactory, PartnerFactory
@@ -92,5 +94,75 @@ def as_member():
 
 
 @pytest.fixture
-def decimal():
-    return Decimal
+def pending_offer():
+    """The pending offer of a lead (None when there is none), read in its tenant."""
+
+    def _offer(lead):
+        with tenant_context(lead.tenant):
+            return (
+                LeadOffer.objects.select_related("partner")
+                .filter(lead_id=lead.pk, status=OfferStatus.PENDING)
+                .first()
+            )
+
+    return _offer
+
+
+@pytest.fixture
+def reload():
+    """Read a row again in its tenant."""
+
+    def _reload(row):
+        with tenant_context(row.tenant):
+            return type(row).objects.get(pk=row.pk)
+
+    return _reload
+
+
+@pytest.fixture
+def events_named(tenant):
+    """The payloads of the outbox events of Acme with this name, oldest first."""
+
+    def _events(name, tenant_=None):
+        with tenant_context(tenant_ or tenant):
+            found = OutboxEvent.objects.filter(name=name).order_by("pk")
+            return list(found.values_list("payload", flat=True))
+
+    return _events
+
+
+@pytest.fixture
+def api_as():
+    """An APIClient that sends a fresh API token of ``membership``."""
+
+    def _as(membership):
+        with tenant_context(membership.tenant, membership):
+            issued = services.api_token_issue(actor=membership, name="leads tests")
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Token {issued.key}")
+        return client
+
+    return _as
+
+
+@pytest.fixture
+def sla_hours(tenant):
+    """Set Acme's lead response SLA (hours)."""
+
+    def _set(hours):
+        with tenant_context(tenant):
+            rules = deal_services.engagement_rules()
+            rules.lead_response_sla_hours = hours
+            rules.save(update_fields=["lead_response_sla_hours"])
+
+    return _set
+
+
+@pytest.fixture
+def member_of_acme(tenant):
+    """A vendor staff membership of Acme with any role: ``member_of_acme("analyst")``."""
+
+    def _member(role):
+        return MembershipFactory(tenant=tenant, role=role, user__email=f"{role}@acme.test")
+
+    return _member

@@ -40,7 +40,7 @@ def test_the_submission_notice_links_to_the_review_page_and_counts_the_conflicts
 
     [notice] = inbox(channel_manager, "deal.submitted")
     assert notice.url == f"console/deals/{rival.pk}/"
-    assert "1 possible conflicts to review" in notice.body
+    assert "1 possible conflict to review." in notice.body
     assert "2,400.00 USD" in notice.body or "2400.00 USD" in notice.body
 
 
@@ -218,3 +218,16 @@ def test_a_redelivered_event_notifies_nobody_twice(
     with tenant_context(tenant):
         assert Notification.objects.filter(kind="deal.approved").count() == 2
     assert len(mail.outbox) == sent
+
+
+def test_an_answered_request_for_information_goes_back_to_the_reviewers_with_the_answer(
+    everyone, register, act, partner_rep, channel_manager, delivered, inbox
+):
+    deal = register(partner_rep)
+    act(channel_manager, services.deal_request_info, deal=deal, question="Which regions?")
+    with delivered():
+        act(partner_rep, services.deal_submit, deal=deal, comment="EMEA and APAC.")
+
+    [notice] = inbox(channel_manager, "deal.submitted")
+    assert notice.title == "More information received: Blue Harbor Logistics Inc. from Northwind"
+    assert "The partner answers: EMEA and APAC." in notice.body

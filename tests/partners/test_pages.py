@@ -16,14 +16,16 @@ from tests.partners.html import active_nav, main_nav, parse, text
 pytestmark = pytest.mark.django_db
 
 EXPECTED_NAV = {
-    "tenant_admin": ["Console", "People", "API tokens", "Admin"],
-    "channel_manager": ["Console", "People", "API tokens"],
-    "finance": ["Console", "People", "API tokens"],
-    "marketing": ["Console", "API tokens"],
-    "analyst": ["Console", "People", "API tokens"],
-    "partner_admin": ["Portal", "People", "API tokens"],
-    "partner_rep": ["Portal", "API tokens"],
-}
+    "tenant_admin": [
+        "Console", "Review queue", "Deals", "Leads", "People", "API tokens", "Admin",
+    ],
+    "channel_manager": ["Console", "Review queue", "Deals", "Leads", "People", "API tokens"],
+    "finance": ["Console", "Deals", "People", "API tokens"],
+    "marketing": ["Console", "Deals", "Leads", "API tokens"],
+    "analyst": ["Console", "Deals", "People", "API tokens"],
+    "partner_admin": ["Portal", "My deals", "Offered leads", "People", "API tokens"],
+    "partner_rep": ["Portal", "My deals", "Offered leads", "API tokens"],
+}  # fmt: skip
 
 
 @pytest.fixture
