@@ -3,6 +3,7 @@
 #   make run     install, build the vendored assets, start embedded PostgreSQL + Redis,
 #                migrate, seed the demo and run runserver + celery worker + beat (Ctrl-C stops all)
 #   make test    the same set-up, then ruff, import-linter, the migration check and pytest
+#   make bench   the deal registration benchmark (generates the database trellis_bench once)
 #   make stop    stop the embedded PostgreSQL/Redis (they outlive `manage.py` commands)
 #
 # Set DATABASE_URL (and DATABASE_OWNER_URL) / REDIS_URL to use existing servers instead.
@@ -26,11 +27,12 @@ VENDOR_FILES := \
 	node_modules/chart.js/dist/chart.umd.min.js \
 	node_modules/chart.js/dist/chart.umd.min.js.map
 
-.PHONY: help venv install postgres assets run test lint fmt stop services status clean
+.PHONY: help venv install postgres assets run test bench lint fmt stop services status clean
 
 help:
 	@echo "make run      start Trellis at http://127.0.0.1:8000 (demo data, worker, beat)"
 	@echo "make test     lint, import contracts, migration check and the whole pytest suite"
+	@echo "make bench    deal list, search and submit timings at a million deals (BENCH_ARGS=--help)"
 	@echo "make stop     stop the embedded PostgreSQL and Redis"
 	@echo "make lint     ruff check, ruff format --check, lint-imports"
 	@echo "make fmt      ruff format and ruff check --fix"
@@ -97,6 +99,12 @@ test: install postgres assets
 	$(VENV)/bin/lint-imports
 	$(VPY) manage.py makemigrations --check --dry-run
 	$(VENV)/bin/pytest -n $(PYTEST_WORKERS) tests/
+
+# Generates the database trellis_bench on first use (a few minutes; reused while the
+# parameters and the migrations are unchanged), then prints the figures (README, Benchmarks).
+BENCH_ARGS ?=
+bench: install postgres
+	$(VPY) -m bench $(BENCH_ARGS)
 
 # ---------------------------------------------------------------- conveniences
 

@@ -14,7 +14,10 @@ def _parse(argv: list[str]) -> argparse.Namespace:
     from bench.params import Params
 
     defaults = Params()
-    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m bench",
+        description="Generate (or reuse) the database trellis_bench and print the figures.",
+    )
     parser.add_argument("--runs", type=int, default=200, help="timed runs per request")
     parser.add_argument("--warmup", type=int, default=20, help="untimed runs first")
     parser.add_argument("--regenerate", action="store_true", help="generate the data again")

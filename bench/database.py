@@ -120,14 +120,16 @@ def write_marker(*, fingerprint: str, params: dict, seconds: float) -> None:
         with conn, conn.cursor() as cur:
             cur.execute(
                 sql.SQL(
-                    "CREATE TABLE IF NOT EXISTS {} (key text PRIMARY KEY, fingerprint text NOT NULL,"
-                    " params jsonb NOT NULL, seconds double precision NOT NULL,"
+                    "CREATE TABLE IF NOT EXISTS {} (key text PRIMARY KEY,"
+                    " fingerprint text NOT NULL, params jsonb NOT NULL,"
+                    " seconds double precision NOT NULL,"
                     " generated_at timestamptz NOT NULL DEFAULT now())"
                 ).format(sql.Identifier(MARKER_TABLE))
             )
             cur.execute(
                 sql.SQL(
-                    "INSERT INTO {} (key, fingerprint, params, seconds) VALUES ('dataset', %s, %s, %s)"
+                    "INSERT INTO {} (key, fingerprint, params, seconds)"
+                    " VALUES ('dataset', %s, %s, %s)"
                     " ON CONFLICT (key) DO UPDATE SET fingerprint = EXCLUDED.fingerprint,"
                     " params = EXCLUDED.params, seconds = EXCLUDED.seconds, generated_at = now()"
                 ).format(sql.Identifier(MARKER_TABLE)),

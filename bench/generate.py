@@ -314,7 +314,7 @@ class Tables:
                     "is_active",
                     "created_at",
                 ],
-            ),  # fmt: skip
+            ),
             user=CopyTable(
                 User,
                 [
@@ -328,7 +328,7 @@ class Tables:
                     "is_staff",
                     "date_joined",
                 ],
-            ),  # fmt: skip
+            ),
             partner=CopyTable(
                 Partner,
                 [
@@ -343,7 +343,7 @@ class Tables:
                     "lead_capacity",
                     "created_at",
                 ],
-            ),  # fmt: skip
+            ),
             membership=CopyTable(
                 Membership,
                 ["id", "tenant_id", "user_id", "role", "partner_id", "is_active", "created_at"],
@@ -392,7 +392,7 @@ class Tables:
                     "lost_reason_id",
                     "external_id",
                 ],
-            ),  # fmt: skip
+            ),
             line=CopyTable(
                 DealLine,
                 ["id", "tenant_id", "deal_id", "product_id", "quantity", "unit_price", "amount"],
@@ -411,7 +411,7 @@ class Tables:
                     "comment",
                     "at",
                 ],
-            ),  # fmt: skip
+            ),
             grant=CopyTable(
                 DealUserObjectPermission, ["id", "permission_id", "user_id", "content_object_id"]
             ),
@@ -419,9 +419,19 @@ class Tables:
 
     def all(self) -> list[CopyTable]:
         return [
-            self.tenant, self.user, self.partner, self.membership, self.product, self.rules,
-            self.lost_reason, self.deal, self.line, self.further, self.transition, self.grant,
-        ]  # fmt: skip
+            self.tenant,
+            self.user,
+            self.partner,
+            self.membership,
+            self.product,
+            self.rules,
+            self.lost_reason,
+            self.deal,
+            self.line,
+            self.further,
+            self.transition,
+            self.grant,
+        ]
 
 
 # ---------------------------------------------------------------- one tenant
@@ -459,15 +469,49 @@ class TenantMade:
 
 RATES = {"USD": 1.0, "EUR": 0.92, "GBP": 0.79}
 STATUS_BY_AGE = [
-    (30, Weighted([("draft", 15), ("submitted", 25), ("more_info", 5), ("approved", 40),
-                   ("rejected", 5), ("won", 7), ("lost", 3)])),
-    (120, Weighted([("draft", 3), ("submitted", 4), ("more_info", 2), ("approved", 44),
-                    ("rejected", 8), ("won", 22), ("lost", 12), ("expired", 5)])),
-    (math.inf, Weighted([("draft", 3), ("rejected", 12), ("won", 42), ("lost", 28),
-                         ("expired", 15)])),
-]  # fmt: skip
-STAGES = Weighted([("prospecting", 30), ("qualification", 25), ("proposal", 20),
-                   ("negotiation", 15), ("closing", 10)])  # fmt: skip
+    (
+        30,
+        Weighted(
+            [
+                ("draft", 15),
+                ("submitted", 25),
+                ("more_info", 5),
+                ("approved", 40),
+                ("rejected", 5),
+                ("won", 7),
+                ("lost", 3),
+            ]
+        ),
+    ),
+    (
+        120,
+        Weighted(
+            [
+                ("draft", 3),
+                ("submitted", 4),
+                ("more_info", 2),
+                ("approved", 44),
+                ("rejected", 8),
+                ("won", 22),
+                ("lost", 12),
+                ("expired", 5),
+            ]
+        ),
+    ),
+    (
+        math.inf,
+        Weighted([("draft", 3), ("rejected", 12), ("won", 42), ("lost", 28), ("expired", 15)]),
+    ),
+]
+STAGES = Weighted(
+    [
+        ("prospecting", 30),
+        ("qualification", 25),
+        ("proposal", 20),
+        ("negotiation", 15),
+        ("closing", 10),
+    ]
+)
 DEAL_TYPES = Weighted([("resell", 60), ("referral", 25), ("co_sell", 15)])
 LINE_COUNTS = Weighted([(1, 60), (2, 25), (3, 10), (4, 3), (5, 2)])
 QUANTITIES = [1, 1, 1, 1, 2, 3, 5, 5, 10, 10, 20, 25, 50, 100, 250]
@@ -500,12 +544,18 @@ class Generator:
         self.tables.user.write(str(uid), PASSWORD, NULL, "f", email, name, "t", "f", ts_text(since))
         return uid
 
-    def _membership(self, tenant_id: int, user_id: int, role: str, partner_id: int | None,
-                    *, since: float) -> None:  # fmt: skip
+    def _membership(
+        self, tenant_id: int, user_id: int, role: str, partner_id: int | None, *, since: float
+    ) -> None:
         self.tables.membership.write(
-            str(self.ids.next("membership")), str(tenant_id), str(user_id), role,
-            NULL if partner_id is None else str(partner_id), "t", ts_text(since),
-        )  # fmt: skip
+            str(self.ids.next("membership")),
+            str(tenant_id),
+            str(user_id),
+            role,
+            NULL if partner_id is None else str(partner_id),
+            "t",
+            ts_text(since),
+        )
 
     # -- a tenant and its catalog, people and partners
 
@@ -544,9 +594,15 @@ class Generator:
             pid = self.ids.next("product")
             active = "t" if rng.random() < 0.95 else "f"
             self.tables.product.write(
-                str(pid), str(tenant_id), f"{line[:3].upper()}-{n + 1:05d}", product_name, line,
-                money(cents), "USD", active,
-            )  # fmt: skip
+                str(pid),
+                str(tenant_id),
+                f"{line[:3].upper()}-{n + 1:05d}",
+                product_name,
+                line,
+                money(cents),
+                "USD",
+                active,
+            )
             if active == "t":
                 made.product_prices.append((pid, cents))
 
@@ -572,10 +628,17 @@ class Generator:
             since = start - rng.random() * 2 * 365 * DAY
             status = "active" if index < 10 else PARTNER_STATUSES.pick(rng)
             self.tables.partner.write(
-                str(partner_id), str(tenant_id), base, domain, status, encode(served),
+                str(partner_id),
+                str(tenant_id),
+                base,
+                domain,
+                status,
+                encode(served),
                 encode([names.REGIONS[home]]),
-                encode(rng.sample(names.COMPETENCIES, k=rng.randint(1, 3))), "10", ts_text(since),
-            )  # fmt: skip
+                encode(rng.sample(names.COMPETENCIES, k=rng.randint(1, 3))),
+                "10",
+                ts_text(since),
+            )
             admin_id = self._user(f"admin.{partner_id}@{domain}", since=since)
             self._membership(tenant_id, admin_id, "partner_admin", partner_id, since=since)
             reps = []
@@ -605,8 +668,9 @@ class Generator:
             value = self.matchable_domains[domain] = matchable_domain(domain)
         return value
 
-    def deal_rows(self, made: TenantMade, count: int,
-                  companies: dict[str, list[Company]]) -> Iterator[str]:  # fmt: skip
+    def deal_rows(
+        self, made: TenantMade, count: int, companies: dict[str, list[Company]]
+    ) -> Iterator[str]:
         rng = self.rng
         t = self.tables
         now = self.now
@@ -652,9 +716,14 @@ class Generator:
                 amount = price * quantity
                 total += amount
                 t.line.write(
-                    str(self.ids.next("dealline")), tenant, deal, str(product_id), str(quantity),
-                    money(price), money(amount),
-                )  # fmt: skip
+                    str(self.ids.next("dealline")),
+                    tenant,
+                    deal,
+                    str(product_id),
+                    str(quantity),
+                    money(price),
+                    money(amount),
+                )
 
             # the timeline
             submitted = decided = closed = prot_end = warned = None
@@ -663,8 +732,9 @@ class Generator:
             events: list[tuple[str, str, str, str, str, float]] = []
             if direct:
                 submitted = decided = created
-                events.append(("", "approved", str(registrant), "f", "Direct deal recorded.",
-                               created))  # fmt: skip
+                events.append(
+                    ("", "approved", str(registrant), "f", "Direct deal recorded.", created)
+                )
                 decider = registrant
             else:
                 events.append(("", "draft", str(registrant), "f", "", created))
@@ -680,16 +750,38 @@ class Generator:
                     status = "approved"
                 prot_end = decided + protection
                 auto = rng.random() < 0.25
-                events.append((
-                    "submitted", "approved", NULL if auto else str(decider), "t" if auto else "f",
-                    "Approved automatically: no conflict, within limit." if auto else "", decided,
-                ))  # fmt: skip
+                events.append(
+                    (
+                        "submitted",
+                        "approved",
+                        NULL if auto else str(decider),
+                        "t" if auto else "f",
+                        "Approved automatically: no conflict, within limit." if auto else "",
+                        decided,
+                    )
+                )
             elif status == "rejected":
-                events.append(("submitted", "rejected", str(decider), "f",
-                               "Duplicate of an existing registration.", decided))  # fmt: skip
+                events.append(
+                    (
+                        "submitted",
+                        "rejected",
+                        str(decider),
+                        "f",
+                        "Duplicate of an existing registration.",
+                        decided,
+                    )
+                )
             elif status == "more_info":
-                events.append(("submitted", "more_info", str(decider), "f",
-                               "Please confirm the budget and the decision maker.", decided))  # fmt: skip
+                events.append(
+                    (
+                        "submitted",
+                        "more_info",
+                        str(decider),
+                        "f",
+                        "Please confirm the budget and the decision maker.",
+                        decided,
+                    )
+                )
             lost_reason = NULL
             won_amount = NULL
             if status in ("won", "lost"):
@@ -708,25 +800,37 @@ class Generator:
                 warned = prot_end - 7 * DAY
             for from_status, to_status, actor, automatic, comment, at in events:
                 t.transition.write(
-                    str(self.ids.next("dealtransition")), tenant, deal, from_status, to_status,
-                    actor, automatic, comment, ts_text(at),
-                )  # fmt: skip
+                    str(self.ids.next("dealtransition")),
+                    tenant,
+                    deal,
+                    from_status,
+                    to_status,
+                    actor,
+                    automatic,
+                    comment,
+                    ts_text(at),
+                )
 
             if partner is not None:
                 if rng.random() < 0.03 and n_partners > 1:
                     other = made.partners[rng.randrange(n_partners)]
                     if other.id != partner.id:
                         t.further.write(
-                            str(self.ids.next("dealpartner")), tenant, deal, str(other.id),
+                            str(self.ids.next("dealpartner")),
+                            tenant,
+                            deal,
+                            str(other.id),
                             rng.choice(FURTHER_ROLES),
-                        )  # fmt: skip
+                        )
                 if rng.random() < 0.01 and len(partner.rep_ids) > 1:
                     colleague = rng.choice(partner.rep_ids)
                     if colleague != registrant:
                         t.grant.write(
                             str(self.ids.next("dealuserobjectpermission")),
-                            str(self.view_deal_permission), str(colleague), deal,
-                        )  # fmt: skip
+                            str(self.view_deal_permission),
+                            str(colleague),
+                            deal,
+                        )
 
             contact_name = contact_email = contact_phone = ""
             if rng.random() < 0.85:
@@ -739,45 +843,71 @@ class Generator:
                     contact_phone = f"+1 555 {rng.randrange(1000000, 9999999)}"
             last_event = events[-1][5]
             yield t.deal.row(
-                deal, tenant, name, domain_text, self._normalized(name),
-                self._matchable(domain_text), country, contact_name, contact_email,
-                contact_phone, currency, money(total),
+                deal,
+                tenant,
+                name,
+                domain_text,
+                self._normalized(name),
+                self._matchable(domain_text),
+                country,
+                contact_name,
+                contact_email,
+                contact_phone,
+                currency,
+                money(total),
                 date_text(created + (20 + rng.random() * 160) * DAY),
-                "closing" if status == "won" else STAGES.pick(rng), DEAL_TYPES.pick(rng), status,
-                NULL if partner is None else str(partner.id), str(registrant),
+                "closing" if status == "won" else STAGES.pick(rng),
+                DEAL_TYPES.pick(rng),
+                status,
+                NULL if partner is None else str(partner.id),
+                str(registrant),
                 rng.choice(names.NOTES) if rng.random() < 0.1 else "",
-                ts_text(created), ts_text(last_event),
+                ts_text(created),
+                ts_text(last_event),
                 NULL if submitted is None else ts_text(submitted),
                 NULL if decided is None or status == "more_info" else ts_text(decided),
                 NULL if decided is None or auto or status == "more_info" else str(decider),
-                "t" if auto else "f", "0",
+                "t" if auto else "f",
+                "0",
                 NULL if prot_end is None else ts_text(prot_end),
                 NULL if warned is None else ts_text(warned),
-                "none", "", won_amount, NULL if closed is None else date_text(closed),
-                lost_reason, "",
-            )  # fmt: skip
+                "none",
+                "",
+                won_amount,
+                NULL if closed is None else date_text(closed),
+                lost_reason,
+                "",
+            )
 
 
 # ---------------------------------------------------------------- the whole data set
 
 
 LOADED_TABLES = [
-    "partners_tenant", "partners_user", "partners_partner", "partners_membership",
-    "deals_product", "deals_engagementrules", "deals_lostreason", "deals_deal",
-    "deals_dealline", "deals_dealpartner", "deals_dealtransition",
+    "partners_tenant",
+    "partners_user",
+    "partners_partner",
+    "partners_membership",
+    "deals_product",
+    "deals_engagementrules",
+    "deals_lostreason",
+    "deals_deal",
+    "deals_dealline",
+    "deals_dealpartner",
+    "deals_dealtransition",
     "deals_dealuserobjectpermission",
-]  # fmt: skip
+]
 
 
 def generate(params: Params, *, log: Callable[[str], None]) -> dict:
     """Fill the (freshly migrated, empty) benchmark database. Returns what the measurement
     needs to know (tenants and actors) and the row counts and timings."""
     started = time.perf_counter()
-    steps: dict[str, float] = {}
+    steps: list[tuple[str, float]] = []  # in order (a JSON object in jsonb would not keep it)
 
     def step(name: str, since: float) -> float:
         now = time.perf_counter()
-        steps[name] = round(now - since, 1)
+        steps.append((name, round(now - since, 1)))
         log(f"  {name}: {now - since:.1f} s")
         return now
 
@@ -787,10 +917,16 @@ def generate(params: Params, *, log: Callable[[str], None]) -> dict:
     companies = make_companies(gen.rng, max(200, params.deals // 4))
     plans = [TenantPlan("bench-big", "Bench Big Co", params.partners, params.deals, 10, 300)]
     plans += [
-        TenantPlan(f"bench-small-{n:02d}", f"Bench Small {n:02d}", params.small_partners,
-                   params.small_deals, 2, 40)
+        TenantPlan(
+            f"bench-small-{n:02d}",
+            f"Bench Small {n:02d}",
+            params.small_partners,
+            params.small_deals,
+            2,
+            40,
+        )
         for n in range(1, params.small_tenants + 1)
-    ]  # fmt: skip
+    ]
     made = [gen.make_tenant(plan) for plan in plans]
     t0 = step("tenants, users, partners, products (generated)", t0)
 
@@ -809,12 +945,15 @@ def generate(params: Params, *, log: Callable[[str], None]) -> dict:
     t0 = step("other tables copied", t0)
     counts = {table.table: table.rows for table in gen.tables.all()}
     database.restore_indexes_and_keys(deferred, rows=counts)
-    t0 = step(f"{len(deferred.indexes)} indexes and {len(deferred.foreign_keys)} foreign keys "
-              "rebuilt", t0)  # fmt: skip
+    t0 = step(
+        f"{len(deferred.indexes)} indexes and {len(deferred.foreign_keys)} foreign keys rebuilt", t0
+    )
     database.set_sequences(
-        {table.table: gen.ids.last.get(table.table.split("_", 1)[1], 0)
-         for table in gen.tables.all()}
-    )  # fmt: skip
+        {
+            table.table: gen.ids.last.get(table.table.split("_", 1)[1], 0)
+            for table in gen.tables.all()
+        }
+    )
     database.vacuum_analyze(LOADED_TABLES)
     step("VACUUM ANALYZE", t0)
     return {

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import random
 import time
 from collections.abc import Callable
@@ -285,6 +286,13 @@ class Benchmark:
         n = self.warmup + self.runs
         rows: list[Row] = []
 
+        # the fixed cost of an authenticated API request: token, tenant, DRF, throttle, no deals
+        self.log("fixed cost ...")
+        row = Row("GET /me/ (token auth, no deal query)")
+        row.timings = self.time_calls(self.repeat(lambda: self.get(manager, "/api/v1/me/")))
+        row.queries = self.count_queries(lambda: self.get(manager, "/api/v1/me/"))
+        rows.append(row)
+
         # (a) the deal list page, as a channel manager of the large tenant
         self.log("list ...")
         row = Row("GET /deals/ (channel manager, 50 a page)")
@@ -337,12 +345,14 @@ class Benchmark:
         )
         row.timings = self.time_calls(
             [
-                (lambda q=fragment: self.get(
-                    manager, "/api/v1/deals/", {"status": "approved", "q": q}
-                ))
+                (
+                    lambda q=fragment: self.get(
+                        manager, "/api/v1/deals/", {"status": "approved", "q": q}
+                    )
+                )
                 for fragment in fragments
             ]
-        )  # fmt: skip
+        )
         row.queries = self.count_queries(
             lambda: self.get(manager, "/api/v1/deals/", {"status": "approved", "q": fragments[0]})
         )
@@ -367,16 +377,18 @@ class Benchmark:
 
         # query counts must not grow with the page size or the table size
         self.log("query counts by page size and tenant size ...")
+        page_two = self._next_page(manager)
+        self.get(small_manager, "/api/v1/deals/")  # its token's first use is recorded once
         self.query_counts = {
             "large tenant, page size 10": self.count_queries(
                 lambda: self.get(manager, "/api/v1/deals/", {"page_size": 10})
             ),
-            "large tenant, page size 50": rows[0].queries,
+            "large tenant, page size 50": rows[1].queries,
             "large tenant, page size 100": self.count_queries(
                 lambda: self.get(manager, "/api/v1/deals/", {"page_size": 100})
             ),
             "large tenant, page 2 (cursor)": self.count_queries(
-                lambda: self.get(manager, self._next_page(manager))
+                lambda: self.get(manager, page_two)
             ),
             "small tenant, page size 50": self.count_queries(
                 lambda: self.get(small_manager, "/api/v1/deals/")
@@ -415,15 +427,29 @@ class Benchmark:
 
 
 def _table(rows: list[Row]) -> str:
-    header = ["request", "p50 ms", "p95 ms", "queries", "floor p50", "floor p95", "ratio p50",
-              "ratio p95"]  # fmt: skip
+    header = [
+        "request",
+        "p50 ms",
+        "p95 ms",
+        "queries",
+        "floor p50",
+        "floor p95",
+        "ratio p50",
+        "ratio p95",
+    ]
     lines = []
     for row in rows:
-        lines.append([
-            row.name, f"{row.p50:.1f}", f"{row.p95:.1f}", str(row.queries),
-            f"{row.floor_p50:.1f}", f"{row.floor_p95:.1f}", f"{row.p50 / row.floor_p50:.1f}x",
-            f"{row.p95 / row.floor_p95:.1f}x",
-        ])  # fmt: skip
+        floor = (
+            [
+                f"{row.floor_p50:.1f}",
+                f"{row.floor_p95:.1f}",
+                f"{row.p50 / row.floor_p50:.1f}x",
+                f"{row.p95 / row.floor_p95:.1f}x",
+            ]
+            if row.floor
+            else ["-"] * 4
+        )
+        lines.append([row.name, f"{row.p50:.1f}", f"{row.p95:.1f}", str(row.queries), *floor])
     widths = [max(len(r[i]) for r in [header, *lines]) for i in range(len(header))]
 
     def fmt(cells: list[str]) -> str:
@@ -442,6 +468,17 @@ def _table(rows: list[Row]) -> str:
     return "\n".join([fmt(header), separator, *(fmt(r) for r in lines)])
 
 
+def machine() -> str:
+    memory = ""
+    try:
+        with open("/proc/meminfo") as meminfo:
+            kib = int(meminfo.readline().split()[1])
+        memory = f", {kib / 1024 / 1024:.0f} GiB"
+    except (OSError, ValueError, IndexError):
+        pass
+    return f"{os.cpu_count()} cores{memory}, PostgreSQL {connection.pg_version // 10000}"
+
+
 def run(info: dict, *, runs: int, warmup: int, log: Log) -> str:
     from config.celery import app
 
@@ -451,30 +488,50 @@ def run(info: dict, *, runs: int, warmup: int, log: Log) -> str:
     if "testserver" not in settings.ALLOWED_HOSTS:
         settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, "testserver"]
     bench = Benchmark(info, runs=runs, warmup=warmup, log=log)
+    load_before = os.getloadavg()[0]
     try:
         rows = bench.run()
     finally:
         bench.cleanup()
+    load_after = os.getloadavg()[0]
     counts = info["counts"]
     params = info["params"]
+    steps = info["steps"]
+    steps = "; ".join(
+        f"{name} {seconds:.0f} s"
+        for name, seconds in (steps.items() if isinstance(steps, dict) else steps)
+    )
     lines = [
         "",
+        f"Machine: {machine()}; load average (1 min) {load_before:.1f} before the runs, "
+        f"{load_after:.1f} after.",
         f"Data: {counts['deals_deal']:,} deals ({params['deals']:,} in the large tenant, "
-        f"{params['small_tenants']} small tenants of {params['small_deals']:,}), "
-        f"{counts['deals_dealline']:,} lines, {counts['deals_dealtransition']:,} timeline rows, "
-        f"{counts['partners_partner']:,} partners, {counts['partners_user']:,} users; "
-        f"generated in {info.get('total_seconds', 0):.0f} s"
-        + (" (reused)" if info.get("reused") else "")
-        + ".",
-        f"Runs: {runs} timed after {warmup} warm-up, per request; times in milliseconds; "
+        f"{params['partners']:,} partners; {params['small_tenants']} small tenants of "
+        f"{params['small_partners']} partners and {params['small_deals']:,} deals), "
+        f"{counts['deals_dealline']:,} deal lines, {counts['deals_dealtransition']:,} timeline "
+        f"rows, {counts['partners_user']:,} users.",
+        f"Generated in {info.get('total_seconds', 0):.0f} s"
+        + (" (earlier; reused now)" if info.get("reused") else "")
+        + f": create and migrate {info.get('migrate_seconds', 0):.0f} s; {steps}.",
+        f"Runs: {runs} timed after {warmup} warm-up runs per request; times in milliseconds; "
         "ratio = request / SQL floor.",
         "",
         _table(rows),
         "",
         "SQL queries per list request:",
         *(f"  {name}: {count}" for name, count in bench.query_counts.items()),
+        "  -> "
+        + (
+            "the same for every page size and table size."
+            if len(set(bench.query_counts.values())) == 1
+            else "NOT constant: the count depends on the page or the table."
+        ),
         "",
     ]
+    if max(load_before, load_after) > 1.0:
+        lines.append(
+            "Warning: the machine was busy (load average above 1): these figures are high."
+        )
     report = "\n".join(lines)
     log(report)
     return report

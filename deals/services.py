@@ -385,7 +385,7 @@ def deal_update(*, actor: Membership, deal: Deal, data: DealInput) -> Deal:
     _apply_input(deal, data, cleaned)
     deal.save()
     _write_lines(deal, cleaned)
-    events.record(tenant=deal.tenant, name="deal.updated", payload=_payload(deal))
+    events.record(tenant=require_tenant(), name="deal.updated", payload=_payload(deal))
     return deal
 
 
@@ -415,7 +415,7 @@ def deal_submit(*, actor: Membership, deal: Deal, comment: str = "") -> Deal:
     if (
         not conflicts
         and rules.auto_approve_max_total is not None
-        and deal.currency == (rules.auto_approve_currency or deal.tenant.default_currency)
+        and deal.currency == (rules.auto_approve_currency or require_tenant().default_currency)
         and deal.total <= rules.auto_approve_max_total
     ):
         _approve(deal, actor=None, comment=_("Approved automatically: no conflict, within limit."))
@@ -618,7 +618,7 @@ def deal_request_extension(*, actor: Membership, deal: Deal, reason: str) -> Dea
     deal.updated_at = timezone.now()
     deal.save(update_fields=["extension_status", "extension_reason", "updated_at"])
     _timeline_note(deal, actor=actor, comment=_("Extension requested: %(r)s") % {"r": reason})
-    events.record(tenant=deal.tenant, name="deal.extension_requested", payload=_payload(deal))
+    events.record(tenant=require_tenant(), name="deal.extension_requested", payload=_payload(deal))
     return deal
 
 
@@ -650,7 +650,7 @@ def deal_decide_extension(
     )  # fmt: skip
     _timeline_note(deal, actor=actor, comment=f"{text} {comment}".strip())
     events.record(
-        tenant=deal.tenant,
+        tenant=require_tenant(),
         name="deal.extension_decided",
         payload={**_payload(deal), "approved": approve},
     )
@@ -846,7 +846,7 @@ def _record(
         comment=comment,
     )
     if from_status:  # creation of a draft is not an event anyone listens to
-        events.record(tenant=deal.tenant, name=f"deal.{to_status}", payload=_payload(deal))
+        events.record(tenant=require_tenant(), name=f"deal.{to_status}", payload=_payload(deal))
     return transition
 
 

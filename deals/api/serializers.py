@@ -261,6 +261,16 @@ class DealDetailSerializer(DealSerializer):
             elif _sees_registrant(viewer, deal):
                 further.append({**entry, "partner": {**entry["partner"], "name": None}})
         data["further_partners"] = further
+        # A reviewer's approval note is internal, as on the portal's deal page: an override
+        # of the first-approved rule may name the rival registration.
+        data["timeline"] = [
+            {**entry, "comment": ""}
+            if entry["to_status"] == "approved"
+            and entry["from_status"] != "approved"
+            and not entry["automatic"]
+            else entry
+            for entry in data["timeline"]
+        ]
         if not _sees_registrant(viewer, deal):
             data["timeline"] = [{**entry, "actor": None} for entry in data["timeline"]]
         return data
@@ -301,6 +311,30 @@ class DealConflictSerializer(serializers.ModelSerializer):
         model = DealConflict
         fields = ["id", "match_type", "score", "found_at", "candidate"]
         read_only_fields = fields
+
+
+class DealConflictedBySerializer(serializers.ModelSerializer):
+    """A later submission that found this deal as its candidate, with the score."""
+
+    deal = ConflictCandidateSerializer(read_only=True)
+
+    class Meta:
+        model = DealConflict
+        fields = ["id", "match_type", "score", "found_at", "deal"]
+        read_only_fields = fields
+
+
+class DealConflictsSerializer(serializers.Serializer):
+    candidates = DealConflictSerializer(
+        many=True,
+        read_only=True,
+        help_text=_("Open deals found when this deal was submitted, best match first."),
+    )
+    found_by = DealConflictedBySerializer(
+        many=True,
+        read_only=True,
+        help_text=_("Later submissions that found this deal as their candidate."),
+    )
 
 
 class BulkApproveResultSerializer(serializers.Serializer):

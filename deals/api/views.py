@@ -225,7 +225,25 @@ class DealViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantViewSe
             ),
         )
 
+    #: What each action parses (also what OPTIONS describes); the rest render deals.
+    INPUT_SERIALIZERS = {
+        "create": s.DealCreateSerializer,
+        "partial_update": s.DealUpdateSerializer,
+        "upsert": s.DealUpsertSerializer,
+        "submit": s.SubmitSerializer,
+        "approve": s.ApproveSerializer,
+        "reject": s.RejectSerializer,
+        "request_info": s.RequestInfoSerializer,
+        "mark_won": s.MarkWonSerializer,
+        "mark_lost": s.MarkLostSerializer,
+        "request_extension": s.RequestExtensionSerializer,
+        "decide_extension": s.DecideExtensionSerializer,
+        "bulk_approve": s.BulkApproveSerializer,
+    }
+
     def get_serializer_class(self):
+        if self.action in self.INPUT_SERIALIZERS:
+            return self.INPUT_SERIALIZERS[self.action]
         if self.action == "retrieve":
             return s.DealDetailSerializer
         return s.DealSerializer
@@ -242,15 +260,15 @@ class DealViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantViewSe
         body = s.DealDetailSerializer(fresh or deal, context=self.get_serializer_context()).data
         return Response(body, status=status_code)
 
-    def _parse(self, serializer_class, request):
-        serializer = serializer_class(data=request.data)
+    def _parse(self, request):
+        serializer = self.INPUT_SERIALIZERS[self.action](data=request.data)
         serializer.is_valid(raise_exception=True)
         return serializer
 
     # -- create and edit
 
     def create(self, request, *args, **kwargs):
-        serializer = self._parse(s.DealCreateSerializer, request)
+        serializer = self._parse(request)
         deal = sync.deal_register(
             actor=self.membership,
             data=DealInput(**serializer.to_service_changes()),
@@ -261,7 +279,7 @@ class DealViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantViewSe
 
     def partial_update(self, request, *args, **kwargs):
         deal = self.get_object()
-        serializer = self._parse(s.DealUpdateSerializer, request)
+        serializer = self._parse(request)
         deal = sync.deal_edit(
             actor=self.membership, deal=deal, changes=serializer.to_service_changes()
         )
@@ -301,7 +319,7 @@ class DealViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantViewSe
         required_perms={"PUT": [("deals.register_deal", "deals.record_direct_deal")]},
     )
     def upsert(self, request, external_id: str, *args, **kwargs):
-        serializer = self._parse(s.DealUpsertSerializer, request)
+        serializer = self._parse(request)
         deal, created = sync.deal_upsert_by_external_id(
             actor=self.membership,
             external_id=external_id,
@@ -321,7 +339,7 @@ class DealViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantViewSe
     @action(detail=True, methods=["post"], required_perms={"POST": _REGISTER})
     def submit(self, request, *args, **kwargs):
         deal = self.get_object()
-        data = self._parse(s.SubmitSerializer, request).validated_data
+        data = self._parse(request).validated_data
         deal = services.deal_submit(
             actor=self.membership, deal=deal, comment=data.get("comment", "")
         )
@@ -336,7 +354,7 @@ class DealViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantViewSe
     @action(detail=True, methods=["post"], required_perms={"POST": _REVIEW})
     def approve(self, request, *args, **kwargs):
         deal = self.get_object()
-        data = self._parse(s.ApproveSerializer, request).validated_data
+        data = self._parse(request).validated_data
         deal = services.deal_approve(
             actor=self.membership,
             deal=deal,
@@ -351,7 +369,7 @@ class DealViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantViewSe
     @action(detail=True, methods=["post"], required_perms={"POST": _REVIEW})
     def reject(self, request, *args, **kwargs):
         deal = self.get_object()
-        data = self._parse(s.RejectSerializer, request).validated_data
+        data = self._parse(request).validated_data
         deal = services.deal_reject(actor=self.membership, deal=deal, reason=data["reason"])
         return self._detail(deal)
 
@@ -369,7 +387,7 @@ class DealViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantViewSe
     )
     def request_info(self, request, *args, **kwargs):
         deal = self.get_object()
-        data = self._parse(s.RequestInfoSerializer, request).validated_data
+        data = self._parse(request).validated_data
         deal = services.deal_request_info(
             actor=self.membership, deal=deal, question=data["question"]
         )
@@ -390,7 +408,7 @@ class DealViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantViewSe
     )
     def mark_won(self, request, *args, **kwargs):
         deal = self.get_object()
-        data = self._parse(s.MarkWonSerializer, request).validated_data
+        data = self._parse(request).validated_data
         deal = services.deal_mark_won(
             actor=self.membership,
             deal=deal,
@@ -413,7 +431,7 @@ class DealViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantViewSe
     )
     def mark_lost(self, request, *args, **kwargs):
         deal = self.get_object()
-        data = self._parse(s.MarkLostSerializer, request).validated_data
+        data = self._parse(request).validated_data
         reason = LostReason.objects.filter(pk=data["reason"]).first()  # the service checks it
         deal = services.deal_mark_lost(
             actor=self.membership, deal=deal, reason=reason, comment=data.get("comment", "")
@@ -434,7 +452,7 @@ class DealViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantViewSe
     )
     def request_extension(self, request, *args, **kwargs):
         deal = self.get_object()
-        data = self._parse(s.RequestExtensionSerializer, request).validated_data
+        data = self._parse(request).validated_data
         deal = services.deal_request_extension(
             actor=self.membership, deal=deal, reason=data["reason"]
         )
@@ -454,7 +472,7 @@ class DealViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantViewSe
     )
     def decide_extension(self, request, *args, **kwargs):
         deal = self.get_object()
-        data = self._parse(s.DecideExtensionSerializer, request).validated_data
+        data = self._parse(request).validated_data
         deal = services.deal_decide_extension(
             actor=self.membership,
             deal=deal,
@@ -482,9 +500,7 @@ class DealViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantViewSe
         filter_backends=[],
     )
     def bulk_approve(self, request, *args, **kwargs):
-        ids = list(
-            dict.fromkeys(self._parse(s.BulkApproveSerializer, request).validated_data["ids"])
-        )
+        ids = list(dict.fromkeys(self._parse(request).validated_data["ids"]))
         approved = services.deals_bulk_approve(actor=self.membership, deal_ids=ids)
         approved_ids = {deal.pk for deal in approved}
         body = {
@@ -498,10 +514,12 @@ class DealViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantViewSe
     @extend_schema(
         summary="The conflict candidates of a deal (reviewers only)",
         description=(
-            "The open registrations and direct deals found when the deal was submitted, "
-            "best match first, with the match type and score. Partner users get 403."
+            "Both directions, best match first, with the match type and score: the open "
+            "registrations and direct deals found when this deal was submitted "
+            "(`candidates`), and the later submissions that found this deal (`found_by`). "
+            "Partner users get 403."
         ),
-        responses={200: s.DealConflictSerializer(many=True), **error_responses(401, 403, 404)},
+        responses={200: s.DealConflictsSerializer, **error_responses(401, 403, 404)},
     )
     @action(
         detail=True,
@@ -512,8 +530,11 @@ class DealViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantViewSe
     )
     def conflicts(self, request, *args, **kwargs):
         deal = self.get_object()
-        rows = selectors.deal_conflicts(deal=deal)
-        return Response(s.DealConflictSerializer(rows, many=True).data)
+        body = {
+            "candidates": selectors.deal_conflicts(deal=deal),
+            "found_by": selectors.deal_conflicted_by(deal=deal),
+        }
+        return Response(s.DealConflictsSerializer(body).data)
 
     @extend_schema(
         summary="Export the deals list as CSV",

@@ -34,7 +34,8 @@ def test_reviewers_see_the_candidates_with_their_scores(request, api_as, conflic
     )
 
     assert response.status_code == 200, response.json()
-    rows = response.json()
+    rows = response.json()["candidates"]
+    assert response.json()["found_by"] == []
     assert {row["candidate"]["id"] for row in rows} == {
         conflicting["contoso"].pk,
         conflicting["direct"].pk,
@@ -79,7 +80,19 @@ def test_a_deal_without_conflicts_has_an_empty_list(
 
     response = api_as(channel_manager).get(f"/api/v1/deals/{deal.pk}/conflicts/")
 
-    assert response.json() == []
+    assert response.json() == {"candidates": [], "found_by": []}
+
+
+def test_the_earlier_registration_lists_the_later_submissions_that_found_it(
+    api_as, channel_manager, conflicting
+):
+    response = api_as(channel_manager).get(f"/api/v1/deals/{conflicting['contoso'].pk}/conflicts/")
+
+    assert response.json()["candidates"] == []
+    (row,) = response.json()["found_by"]
+    assert row["deal"]["id"] == conflicting["mine"].pk
+    assert row["deal"]["partner"]["name"] == "Northwind"
+    assert (row["match_type"], row["score"]) == ("domain", "1.000")
 
 
 def test_the_registering_partner_sees_only_that_a_review_is_pending(

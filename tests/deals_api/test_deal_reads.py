@@ -8,7 +8,7 @@ pytestmark = pytest.mark.django_db
 STAFF = ["tenant_admin", "channel_manager", "finance", "analyst"]
 
 VISIBLE = {
-    **dict.fromkeys(STAFF, {"rep", "colleague", "shared", "contoso", "cosell", "direct"}),
+    **{role: {"rep", "colleague", "shared", "contoso", "cosell", "direct"} for role in STAFF},
     "partner_admin": {"rep", "colleague", "shared", "cosell"},
     "partner_rep": {"rep", "shared"},
     "colleague_rep": {"colleague", "shared"},

@@ -464,3 +464,22 @@ def test_bulk_approve_bad_input_answers_400(api_as, channel_manager, body):
 
     assert response.status_code == 400
     assert "ids" in response.json()["fields"]
+
+
+def test_the_partner_never_reads_the_reviewers_override_reason(
+    api_as, channel_manager, partner_rep, contoso_rep, make_deal
+):
+    make_deal(
+        contoso_rep, status="approved", customer_name="Lima Corp", customer_domain="lima.example"
+    )
+    rival = make_deal(
+        partner_rep, status="submitted", customer_name="Lima Corp", customer_domain="lima.example"
+    )
+    reason = "Contoso's registration is stale."
+    approved = _post(api_as(channel_manager), rival, "approve", {"override_reason": reason})
+    assert approved.status_code == 200
+
+    seen = api_as(partner_rep).get(f"/api/v1/deals/{rival.pk}/")
+    assert seen.status_code == 200
+    assert reason not in seen.content.decode()
+    assert "Contoso" not in seen.content.decode()

@@ -9,6 +9,16 @@ from django.contrib.auth import authenticate
 from django.core.management import CommandError, call_command
 from django.test import override_settings
 
+from deals.models import (
+    Deal,
+    DealConflict,
+    DealTransition,
+    EngagementRules,
+    Lead,
+    LeadOffer,
+    LostReason,
+    Product,
+)
 from partners.models import Invitation, Membership, OutboxEvent, Partner, Tenant, User
 from partners.tenancy import dangerously_all_tenants, tenant_context
 
@@ -58,7 +68,11 @@ def row_counts() -> dict[str, int]:
     with dangerously_all_tenants():
         return {
             model.__name__: model.objects.count()
-            for model in (Tenant, User, Partner, Membership, Invitation, OutboxEvent)
+            for model in (
+                *(Tenant, User, Partner, Membership, Invitation, OutboxEvent),
+                *(Product, LostReason, EngagementRules, Deal, DealTransition, DealConflict),
+                *(Lead, LeadOffer),
+            )
         }
 
 
@@ -81,21 +95,19 @@ def test_seed_demo_creates_the_tenants_as_documented():
             assert dict(Partner.objects.values_list("domain", "name")) == PARTNERS[tenant.slug]
 
 
-@pytest.mark.parametrize(("email", "slug", "role", "partner_domain"), DOCUMENTED_LOGINS)
-def test_each_documented_login_signs_in_with_the_demo_password_and_has_its_role(
-    rf, email, slug, role, partner_domain
-):
-    seed_demo("--quiet")
+def test_each_documented_login_signs_in_with_the_demo_password_and_has_its_role(rf):
+    seed_demo("--quiet")  # once for all the logins: the seed has a few hundred rows
 
-    user = authenticate(rf.post("/accounts/login/"), username=email, password=DEMO_PASSWORD)
+    for email, slug, role, partner_domain in DOCUMENTED_LOGINS:
+        user = authenticate(rf.post("/accounts/login/"), username=email, password=DEMO_PASSWORD)
 
-    assert user is not None and user.email == email
-    assert len(user.full_name.split()) >= 2  # a realistic full name, not the email
-    with tenant_context(Tenant.objects.get(slug=slug)):
-        membership = Membership.objects.select_related("partner").get(user=user)
-    assert membership.role == role
-    assert membership.is_active
-    assert (membership.partner.domain if membership.partner else None) == partner_domain
+        assert user is not None and user.email == email, email
+        assert len(user.full_name.split()) >= 2, email  # a realistic name, not the email
+        with tenant_context(Tenant.objects.get(slug=slug)):
+            membership = Membership.objects.select_related("partner").get(user=user)
+        assert membership.role == role, email
+        assert membership.is_active, email
+        assert (membership.partner.domain if membership.partner else None) == partner_domain
 
 
 def test_the_consultant_is_a_member_of_both_tenants_and_nobody_else_is():
@@ -145,6 +157,12 @@ def test_running_seed_demo_twice_creates_nothing_new():
     assert row_counts() == after_first_run
     assert after_first_run["Tenant"] == 2
     assert after_first_run["User"] == 5 * 2 + 2 * 3 * 2 + 1
+    assert after_first_run["Product"] == 7 * 2
+    assert after_first_run["LostReason"] == 5 * 2
+    assert after_first_run["EngagementRules"] == 2
+    # 26 + 22 seeded deals, and one registration each from an accepted lead
+    assert after_first_run["Deal"] == 26 + 22 + 2
+    assert after_first_run["Lead"] == 4 * 2
     assert "admin@acme.test" in output
 
 
@@ -153,3 +171,67 @@ def test_seed_demo_refuses_to_run_with_debug_off():
         call_command("seed_demo", "--quiet")
 
     assert row_counts() == dict.fromkeys(row_counts(), 0)
+
+
+# ---------------------------------------------------------------- deal registration
+
+
+@pytest.mark.parametrize("slug", ["acme", "globex"])
+def test_seed_demo_gives_every_deals_page_something_to_show(slug):
+    seed_demo("--quiet")
+    tenant = Tenant.objects.get(slug=slug)
+
+    with tenant_context(tenant):
+        demo = Deal.objects.filter(external_id__startswith=f"demo-{slug}-")
+        demo_count = demo.count()
+        statuses = set(demo.values_list("status", flat=True))
+        products = list(Product.objects.all())
+        reasons = set(LostReason.objects.values_list("name", flat=True))
+        direct_count = demo.filter(partner__isnull=True).count()
+        waiting_conflicts = list(
+            DealConflict.objects.filter(deal__status="submitted").select_related(
+                "deal", "candidate"
+            )
+        )
+        partners = list(Partner.objects.all())
+        lead_states = set(Lead.objects.values_list("status", flat=True))
+        accepted = Lead.objects.filter(status="accepted").select_related("deal").first()
+        extension_asked = demo.filter(status="approved", extension_status="requested").exists()
+        timelines = DealTransition.objects.filter(deal__in=demo).count()
+
+    assert 20 <= demo_count <= 30
+    assert statuses >= {
+        "draft", "submitted", "more_info", "approved", "rejected", "won", "lost", "expired"
+    }  # fmt: skip
+    assert 6 <= len(products) <= 8
+    assert all(p.sku and p.category and p.currency == tenant.default_currency for p in products)
+    assert reasons == {"Price", "Competitor", "No budget", "Timing", "Went direct"}
+    assert direct_count == 1
+    # Conflicting registrations of different partners wait in the review queue, found by
+    # domain and by name.
+    between_partners = [
+        c for c in waiting_conflicts
+        if c.candidate.partner_id and c.candidate.partner_id != c.deal.partner_id
+    ]  # fmt: skip
+    assert len(between_partners) >= 2
+    assert {c.match_type for c in between_partners} == {"domain", "name"}
+    assert all(p.countries and p.competencies and p.lead_capacity for p in partners)
+    assert {"offered", "accepted", "unrouted"} <= lead_states
+    assert accepted.deal is not None and accepted.deal.status == "approved"
+    assert extension_asked
+    assert timelines > demo_count
+
+
+def test_seed_demo_sets_each_tenants_rules_of_engagement():
+    seed_demo("--quiet")
+
+    with tenant_context(Tenant.objects.get(slug="acme")):
+        acme = EngagementRules.objects.get()
+        auto_approved = Deal.objects.filter(auto_approved=True).count()
+    with tenant_context(Tenant.objects.get(slug="globex")):
+        globex = EngagementRules.objects.get()
+
+    assert (acme.auto_approve_max_total, acme.auto_approve_currency) == (5000, "USD")
+    assert acme.allowed_currencies == ["USD", "EUR", "GBP"]
+    assert auto_approved >= 1
+    assert globex.allowed_currencies == ["EUR", "CHF"]

@@ -4,17 +4,26 @@ Development only (refuses to run with DEBUG off). Idempotent: tenants are found 
 people by email, partners by domain and memberships by (tenant, user), so a second run
 creates nothing. Everything is written through ``partners.services`` inside the tenant.
 Every demo login uses the password ``trellis-demo``.
+
+The higher apps add their own demo data: each installed app with a ``demo`` module holding
+``seed_tenant(*, tenant, memberships, partners)`` is called for each tenant, in
+INSTALLED_APPS order, after its people exist (``deals.demo``: catalog, rules, deals, leads).
+Partners does not import them: they are looked up by name, like admin modules.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from importlib import import_module
 
+from django.apps import apps
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.test.utils import override_settings
 from django.utils import timezone
+from django.utils.module_loading import module_has_submodule
 
 from partners import services
 from partners.models import Invitation, Membership, Partner, Tenant, User
@@ -128,6 +137,18 @@ class SeedReport:
     created: int = 0
 
 
+def _app_seeders() -> list[Callable[..., int]]:
+    """``seed_tenant`` of every installed app's ``demo`` module, in INSTALLED_APPS order."""
+    seeders = []
+    for config in apps.get_app_configs():
+        if config.name == "partners" or not module_has_submodule(config.module, "demo"):
+            continue
+        seeder = getattr(import_module(f"{config.name}.demo"), "seed_tenant", None)
+        if seeder is not None:
+            seeders.append(seeder)
+    return seeders
+
+
 class Command(BaseCommand):
     help = "Create the demo tenants, staff, partners and partner users (DEBUG only, idempotent)."
 
@@ -181,6 +202,10 @@ class Command(BaseCommand):
                 report.logins.append((person.email, tenant.slug, membership.role))
             for invitation in demo.invitations:
                 self._invitation(tenant, invitation, memberships, partners, report)
+            for seed_app_data in _app_seeders():
+                report.created += seed_app_data(
+                    tenant=tenant, memberships=memberships, partners=partners
+                )
 
     def _partner(self, *, name: str, domain: str, report: SeedReport) -> Partner:
         partner = Partner.objects.filter(domain=domain).first()
