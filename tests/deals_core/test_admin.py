@@ -464,3 +464,23 @@ def test_an_operator_sees_every_tenants_catalog_with_its_tenant(client, catalogs
     assert re.search(r"Globex", page)
     with dangerously_all_tenants():
         assert Product.objects.count() == 2
+
+
+def test_a_partner_with_deals_cannot_be_deleted_on_its_own(as_acme_admin, tenant):
+    from partners.models import Membership, Partner
+
+    initech = PartnerFactory(tenant=tenant, name="Initech", domain="initech.test")
+    rep = MembershipFactory(tenant=tenant, role="partner_rep", partner=initech)
+    DealFactory(actor=rep, status=DealStatus.SUBMITTED)
+    with tenant_context(tenant):
+        Membership.objects.filter(pk=rep.pk).delete()  # only the deal holds the partner now
+
+    url = f"/t/acme/admin/partners/partner/{initech.pk}/delete/"
+    page = as_acme_admin.get(url)
+    as_acme_admin.post(url, {"post": "yes"})
+
+    assert page.status_code == 200
+    assert "Cannot delete" in content(page)
+    with tenant_context(tenant):
+        assert Partner.objects.filter(pk=initech.pk).exists()
+        assert Deal.objects.filter(partner=initech).exists()
