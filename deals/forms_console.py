@@ -157,7 +157,7 @@ class DecisionForm(forms.Form):
 class ApproveForm(DecisionForm):
     prefix_id = "approve"
 
-    comment = _comment(_("Comment for the partner (optional)"))
+    comment = _comment(_("Internal note (optional, not shown to the partner)"))
     override_reason = _comment(
         _("Override reason"),
         help_text=_(
