@@ -7,6 +7,7 @@ import argparse
 import os
 import secrets
 import sys
+import time
 import warnings
 
 
@@ -75,6 +76,13 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     from bench import measure
 
+    if not info["reused"]:
+        # The load average still counts the generation just done: let it settle a little.
+        print("Letting the machine settle after the generation ...")
+        for _ in range(18):
+            if os.getloadavg()[0] < 1.0:
+                break
+            time.sleep(5)
     measure.run(info, runs=args.runs, warmup=args.warmup, log=print)
     return 0
 

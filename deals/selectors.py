@@ -11,7 +11,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.conf import settings
 from django.db import connection
 from django.db.models import Q, QuerySet
 
@@ -26,6 +25,7 @@ from deals.models import (
 from deals.normalize import matchable_domain, normalize_company
 from partners.models import Membership
 from partners.permissions import membership_permissions
+from partners.tenancy import dangerously_bypass_rls
 
 SORTS = {
     "newest": ("-created_at", "-id"),
@@ -184,19 +184,15 @@ def conflict_candidates(
 
     similarity() is a ``real``: the threshold is compared as a ``real`` too, or a name exactly
     at a threshold such as 0.7 (0.699999988 in single precision) would fall just under it."""
-    with connection.cursor() as cursor:
+    # Under row-level security PostgreSQL keeps pg_trgm's `%` (not LEAKPROOF) out of index
+    # conditions: the trigram index would go unused and the query would read every open deal
+    # of the tenant (300 ms at a million deals). So this read runs in dangerously_bypass_rls,
+    # bound to the transaction's tenant by the policy's own predicate in both branches.
+    with dangerously_bypass_rls(), connection.cursor() as cursor:
         # `%` uses the trigram index with this threshold; similarity() re-checks exactly.
         # `%` compares the real score with a double threshold, so it is given a hair less.
-        cursor.execute("SELECT current_user, set_config('pg_trgm.similarity_threshold', %s, true)",
+        cursor.execute("SELECT set_config('pg_trgm.similarity_threshold', %s, true)",
                        [str(float(threshold) - 1e-6)])  # fmt: skip
-        runtime_role = cursor.fetchone()[0]
-        # Under row-level security PostgreSQL keeps operators that are not LEAKPROOF, such as
-        # pg_trgm's `%`, out of index conditions: the trigram index goes unused and the query
-        # reads every open deal of the tenant (300 ms at a million deals). So this one read
-        # runs under the BYPASSRLS ops role, bound to the transaction's tenant by the policy's
-        # own predicate (no tenant set: no rows), and the role is put back at once. (An error
-        # aborts the transaction, whose rollback restores the role.)
-        cursor.execute(f"SET LOCAL ROLE {connection.ops.quote_name(settings.DATABASE_OPS_ROLE)}")
         cursor.execute(
             """
             SELECT id, max(score) AS score, bool_or(by_domain) AS by_domain FROM (
@@ -232,5 +228,4 @@ def conflict_candidates(
             },
         )
         rows = cursor.fetchall()
-        cursor.execute(f"SET LOCAL ROLE {connection.ops.quote_name(runtime_role)}")
-        return [(row[0], float(row[1]), bool(row[2])) for row in rows]
+    return [(row[0], float(row[1]), bool(row[2])) for row in rows]

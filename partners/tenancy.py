@@ -143,6 +143,31 @@ def dangerously_all_tenants() -> Iterator[None]:
         _all_tenants.reset(token)
 
 
+@contextlib.contextmanager
+def dangerously_bypass_rls() -> Iterator[None]:
+    """Run raw SQL that needs an index PostgreSQL withholds under row-level security.
+
+    The planner keeps operators that are not LEAKPROOF (pg_trgm's ``%``, ``ILIKE``) out of
+    index conditions on tables with RLS, so such a search reads every row of the tenant.
+    Inside this block the connection runs as the BYPASSRLS ops role, so the SQL itself MUST
+    bind every table to the transaction's tenant with the policy's own predicate,
+    ``tenant_id = NULLIF(current_setting('app.tenant_id', true), '')::bigint`` (no tenant set:
+    no rows). Only for read-only raw SQL; grep for it in review.
+    """
+    require_tenant()
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT current_user")
+            role_before = cursor.fetchone()[0]
+            cursor.execute(f'SET LOCAL ROLE "{settings.DATABASE_OPS_ROLE}"')
+        try:
+            yield
+        finally:
+            if not connection.needs_rollback:
+                with contextlib.suppress(Exception), connection.cursor() as cursor:
+                    cursor.execute(f'SET LOCAL ROLE "{role_before}"')
+
+
 def all_tenants_active() -> bool:
     return _all_tenants.get()
 

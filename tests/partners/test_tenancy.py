@@ -131,3 +131,18 @@ def test_tenant_context_inside_the_escape_hatch_is_guarded_by_rls_again(partner,
         with connection.cursor() as cursor:
             cursor.execute("SELECT count(*) FROM partners_partner")
             assert cursor.fetchone()[0] == 2
+
+
+def test_bypass_for_index_scans_needs_a_tenant_and_puts_the_role_back(partner):
+    from partners.tenancy import dangerously_bypass_rls
+
+    with pytest.raises(TenantContextMissing), dangerously_bypass_rls():
+        pass
+    with tenant_context(partner.tenant), connection.cursor() as cursor:
+        cursor.execute("SELECT current_user")
+        runtime = cursor.fetchone()[0]
+        with dangerously_bypass_rls():
+            cursor.execute("SELECT current_user")
+            assert cursor.fetchone()[0] == "trellis_ops"
+        cursor.execute("SELECT current_user")
+        assert cursor.fetchone()[0] == runtime
