@@ -4,8 +4,6 @@ recording a direct deal. Thin: parse a form, call deals.services / deals.selecto
 
 from __future__ import annotations
 
-import csv
-import tempfile
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
@@ -13,7 +11,7 @@ from decimal import Decimal
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.http import FileResponse, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -21,6 +19,7 @@ from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_POST
 
 from deals import selectors, services
+from deals.export import deals_csv, export_filename
 from deals.forms import DealEntry
 from deals.forms_console import (
     ApproveForm,
@@ -40,7 +39,6 @@ from partners.views import tenant_view
 PAGE_SIZE = 25
 
 #: Memory kept for a CSV export before it spills to a temporary file on disk.
-EXPORT_SPOOL_BYTES = 8 * 1024 * 1024
 
 
 def _apply_errors(form, exc: ValidationError) -> None:
@@ -350,74 +348,21 @@ def deal_list(request: HttpRequest) -> HttpResponse:
     return _list_response(request, _filter_form(request))
 
 
-EXPORT_COLUMNS = [
-    "id", "customer_name", "customer_domain", "country", "partner", "registered_by",
-    "status", "stage", "type", "currency", "total", "expected_close_date", "created_at",
-    "submitted_at", "decided_at", "protection_ends_at",
-]  # fmt: skip
-
-
-def _cell(value) -> str:
-    """Text as a spreadsheet will not run it: a leading = + - @ would start a formula."""
-    text = "" if value is None else str(value)
-    if text[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + text
-    return text
-
-
-def _when(value) -> str:
-    return timezone.localtime(value).isoformat() if value else ""
-
-
-def _export_row(deal: Deal) -> list[str]:
-    return [
-        str(deal.pk),
-        _cell(deal.customer_name),
-        _cell(deal.customer_domain),
-        deal.country,
-        _cell(deal.partner.name if deal.partner_id else ""),
-        _cell(deal.registered_by.email if deal.registered_by_id else ""),
-        deal.status,
-        deal.stage,
-        deal.deal_type,
-        deal.currency,
-        str(deal.total),  # Decimal as text: exact, never a float
-        deal.expected_close_date.isoformat(),
-        _when(deal.created_at),
-        _when(deal.submitted_at),
-        _when(deal.decided_at),
-        _when(deal.protection_ends_at),
-    ]
-
-
-class _Utf8Sink:
-    """csv.writer writes text; the spool holds bytes."""
-
-    def __init__(self, spool) -> None:
-        self.spool = spool
-
-    def write(self, text: str) -> int:
-        return self.spool.write(text.encode("utf-8"))
-
-
 @tenant_view("deals.export_deal")
 @require_GET
 def deal_export(request: HttpRequest) -> HttpResponse:
-    """The filtered deals list as CSV. Rows are read in chunks inside the request's tenant
-    transaction (row-level security needs it) and spooled to memory or a temporary file,
-    which is then streamed: a lazy generator would run after the transaction has ended."""
+    """The filtered deals list as CSV, in the same format as the API's export. The rows
+    stream from a server-side cursor in their own tenant context (deals.export)."""
     form = _filter_form(request)
     if form.is_bound and not form.is_valid():
         return _list_response(request, form)
     deals = _filtered_deals(request, form)
-    spool = tempfile.SpooledTemporaryFile(max_size=EXPORT_SPOOL_BYTES)  # noqa: SIM115
-    writer = csv.writer(_Utf8Sink(spool))
-    writer.writerow(EXPORT_COLUMNS)
-    for deal in deals.iterator(chunk_size=2000):
-        writer.writerow(_export_row(deal))
-    spool.seek(0)
-    filename = f"deals-{request.tenant.slug}-{timezone.localdate().isoformat()}.csv"
-    return FileResponse(spool, as_attachment=True, filename=filename, content_type="text/csv")
+    response = StreamingHttpResponse(
+        deals_csv(deals, viewer=request.membership, tenant=request.tenant),
+        content_type="text/csv; charset=utf-8",
+    )
+    response["Content-Disposition"] = f'attachment; filename="{export_filename(request.tenant)}"'
+    return response
 
 
 # ---------------------------------------------------------------- direct deals
