@@ -26,7 +26,7 @@ from django.utils.translation import ngettext
 from deals.models import Deal, DealStatus, DealTransition, ExtensionStatus, LeadOffer, OfferStatus
 from partners import events
 from partners.models import Membership, OutboxEvent
-from partners.money import minor_units
+from partners.money import format_money
 from partners.notifications import members_with_permission, notify
 from partners.roles import Role
 
@@ -88,8 +88,7 @@ def _date(moment) -> str:
 
 
 def _money(deal: Deal) -> str:
-    places = minor_units(deal.currency)
-    return f"{formats.number_format(deal.total, decimal_pos=places, use_l10n=True)} {deal.currency}"
+    return format_money(deal.total, deal.currency, html=False)
 
 
 def _comment_of(deal: Deal, event: OutboxEvent, *, to_status: str) -> str:

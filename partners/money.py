@@ -26,3 +26,21 @@ def quantize(amount: Decimal | int | str, currency: str) -> Decimal:
         raise ValueError(f"Not an amount: {amount!r}") from exc
     exponent = Decimal(1).scaleb(-minor_units(currency))
     return value.quantize(exponent, rounding=ROUND_HALF_EVEN)
+
+
+def format_money(
+    amount: Decimal | int | str | None, currency: str, *, empty: str = "", html: bool = True
+) -> str:
+    """``1234.5, "EUR"`` -> ``1,234.50 EUR``: the currency's minor unit and the active
+    locale's separators, Decimal all the way (no float). In HTML a no-break space keeps the
+    currency on the amount's line; plain text (emails) gets an ordinary space."""
+    from django.utils.formats import number_format
+
+    if amount is None or amount == "":
+        return empty
+    value = number_format(
+        Decimal(amount), decimal_pos=minor_units(currency or ""), use_l10n=True,
+        force_grouping=True,
+    )  # fmt: skip
+    space = "\N{NO-BREAK SPACE}" if html else " "
+    return f"{value}{space}{currency}" if currency else value

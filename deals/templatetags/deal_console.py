@@ -6,21 +6,17 @@ from datetime import timedelta
 from decimal import Decimal
 
 from django import template
-from django.utils.formats import number_format
 from django.utils.translation import gettext, ngettext
 
-from partners.money import minor_units
+from partners.money import format_money
 
 register = template.Library()
 
 
 @register.filter
 def money(amount: Decimal | None, currency: str) -> str:
-    """``1234.5|money:"EUR"`` -> "1,234.50 EUR" in the active locale, Decimal all the way."""
-    if amount is None:
-        return ""
-    digits = minor_units(currency or "")
-    return f"{number_format(amount, decimal_pos=digits, force_grouping=True)} {currency}"
+    """``1234.5|money:"EUR"`` -> ``1,234.50 EUR`` (partners.money.format_money)."""
+    return format_money(amount, currency)
 
 
 @register.filter
