@@ -7,6 +7,8 @@ groups (``partners.roles.ROLE_PERMISSIONS``); object grants go through django-gu
 
 from __future__ import annotations
 
+import time
+
 from django.contrib.auth.backends import ModelBackend
 from django.contrib.auth.models import Group, Permission
 from django.core.cache import cache
@@ -15,13 +17,22 @@ from partners.roles import ROLE_PERMISSIONS
 from partners.tenancy import get_current_membership
 
 _CACHE_KEY = "trellis:role-permissions:v1"
+# Roles change only with a deployment (sync_role_groups after migrate): a few seconds of
+# process-local memory spares a Redis round trip on every request.
+_LOCAL_TTL = 10.0
+_local: dict = {"mapping": {}, "expires": 0.0}
 
 
 def role_permissions() -> dict[str, frozenset[str]]:
     """Role -> permission names, read from the role groups (cached in Redis)."""
+    now = time.monotonic()
+    if _local["expires"] > now:
+        return _local["mapping"]
     cached = cache.get(_CACHE_KEY)
     if cached is not None:
-        return {role: frozenset(perms) for role, perms in cached.items()}
+        mapping = {role: frozenset(perms) for role, perms in cached.items()}
+        _local.update(mapping=mapping, expires=now + _LOCAL_TTL)
+        return mapping
     mapping: dict[str, set[str]] = {role: set() for role in ROLE_PERMISSIONS}
     rows = Group.permissions.through.objects.filter(group__name__in=list(ROLE_PERMISSIONS))
     for group_name, app_label, codename in rows.values_list(
@@ -46,6 +57,7 @@ def sync_role_groups(**_kwargs) -> None:
                 perms.append(perm)
         group.permissions.set(perms)
     cache.delete(_CACHE_KEY)
+    _local["expires"] = 0.0
 
 
 def membership_permissions(membership) -> frozenset[str]:

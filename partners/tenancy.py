@@ -89,6 +89,9 @@ def tenant_context(tenant: Tenant, membership: Membership | None = None) -> Iter
     tenant_token = _current_tenant.set(tenant)
     membership_token = _current_membership.set(membership)
     all_tenants_token = _all_tenants.set(False)
+    # The outermost block's COMMIT or ROLLBACK ends the SET LOCAL by itself; only a block
+    # nested in an outer transaction must put the previous setting back.
+    outermost = not connection.in_atomic_block
     try:
         # Dates and times render in the tenant's time zone inside its context.
         with timezone.override(tenant.time_zone or "UTC"), transaction.atomic():
@@ -101,7 +104,7 @@ def tenant_context(tenant: Tenant, membership: Membership | None = None) -> Iter
             try:
                 yield tenant
             finally:
-                if not connection.needs_rollback:
+                if not outermost and not connection.needs_rollback:
                     with contextlib.suppress(Exception), connection.cursor() as cursor:
                         cursor.execute("SELECT set_config('app.tenant_id', %s, true)", [previous])
                         if operator_role:
@@ -117,6 +120,13 @@ def set_current_membership(membership: Membership | None) -> None:
     _current_membership.set(membership)
 
 
+def _switch_role(role: str) -> str:
+    """``SET LOCAL ROLE role`` in one round trip; returns the role it replaced."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT current_user, set_config('role', %s, true)", [role])
+        return cursor.fetchone()[0]
+
+
 @contextlib.contextmanager
 def dangerously_all_tenants() -> Iterator[None]:
     """Operator escape hatch: read and write across tenants for the duration of the block.
@@ -125,17 +135,15 @@ def dangerously_all_tenants() -> Iterator[None]:
     tenant is known (login, token and invitation look-ups) and the superuser admin may use it.
     """
     token = _all_tenants.set(True)
+    outermost = not connection.in_atomic_block  # then COMMIT/ROLLBACK ends the role itself
     try:
         with transaction.atomic():
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT current_user")
-                role_before = cursor.fetchone()[0]
-                cursor.execute(f'SET LOCAL ROLE "{settings.DATABASE_OPS_ROLE}"')
+            role_before = _switch_role(settings.DATABASE_OPS_ROLE)
             role_token = _runtime_role_under_ops.set(role_before)
             try:
                 yield
             finally:
-                if not connection.needs_rollback:
+                if not outermost and not connection.needs_rollback:
                     with contextlib.suppress(Exception), connection.cursor() as cursor:
                         cursor.execute(f'SET LOCAL ROLE "{role_before}"')
                 _runtime_role_under_ops.reset(role_token)
@@ -156,10 +164,7 @@ def dangerously_bypass_rls() -> Iterator[None]:
     """
     require_tenant()
     with transaction.atomic():
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT current_user")
-            role_before = cursor.fetchone()[0]
-            cursor.execute(f'SET LOCAL ROLE "{settings.DATABASE_OPS_ROLE}"')
+        role_before = _switch_role(settings.DATABASE_OPS_ROLE)
         try:
             yield
         finally:

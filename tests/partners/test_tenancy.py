@@ -146,3 +146,21 @@ def test_bypass_for_index_scans_needs_a_tenant_and_puts_the_role_back(partner):
             assert cursor.fetchone()[0] == "trellis_ops"
         cursor.execute("SELECT current_user")
         assert cursor.fetchone()[0] == runtime
+
+
+@pytest.mark.django_db(transaction=True)
+def test_outermost_tenant_context_ends_with_its_commit_on_the_same_connection():
+    from tests.factories import TenantFactory
+
+    tenant = TenantFactory(slug="pooled")
+    PartnerFactory(tenant=tenant, name="Pooled", domain="pooled.test")
+    with tenant_context(tenant), dangerously_all_tenants():
+        pass
+    with connection.cursor() as cursor:  # the same (pooled) connection, after COMMIT
+        cursor.execute("SELECT current_user, current_setting('app.tenant_id', true)")
+        role, setting = cursor.fetchone()
+        cursor.execute("SELECT count(*) FROM partners_partner")
+        count = cursor.fetchone()[0]
+    assert role == "trellis_app"
+    assert setting in ("", None)
+    assert count == 0
