@@ -12,6 +12,11 @@ page's SELECT with its LIMIT (the joins the page shows included), the search's S
 for a submit the row lock, the conflict-candidate query of
 ``deals.selectors.conflict_candidates`` and the writes (status, conflicts, timeline row,
 outbox event), rolled back so the same drafts are then submitted through the API.
+
+The floor incl. auth adds what any authenticated request must also send, in the same
+transaction: the token look-up (the key's hash joined to its membership, user and tenant, one
+query) after ``set_config('app.tenant_id', ...)``. The strict floor leaves both out; the two
+ratios bracket what the stack itself costs.
 """
 
 from __future__ import annotations
@@ -39,6 +44,7 @@ from deals.models import Deal, Product
 from deals.services import DealInput, LineInput
 from partners import services as partner_services
 from partners.models import ApiToken, Membership, Tenant
+from partners.selectors import hash_secret
 from partners.tenancy import tenant_context
 
 Log = Callable[[str], None]
@@ -56,6 +62,7 @@ class Row:
     name: str
     timings: list[float] = field(default_factory=list)
     floor: list[float] = field(default_factory=list)
+    floor_auth: list[float] = field(default_factory=list)
     queries: int | None = None
 
     @property
@@ -74,6 +81,14 @@ class Row:
     def floor_p95(self) -> float:
         return percentile(self.floor, 0.95)
 
+    @property
+    def floor_auth_p50(self) -> float:
+        return percentile(self.floor_auth, 0.50)
+
+    @property
+    def floor_auth_p95(self) -> float:
+        return percentile(self.floor_auth, 0.95)
+
 
 @dataclass
 class Actor:
@@ -81,6 +96,7 @@ class Actor:
     membership: Membership
     client: Client
     token_id: int
+    key_hash: str
 
 
 def _ms(started: float) -> float:
@@ -108,7 +124,7 @@ class Benchmark:
             )
             issued = partner_services.api_token_issue(actor=membership, name="benchmark")
         client = Client(HTTP_AUTHORIZATION=f"Token {issued.key}")
-        actor = Actor(tenant, membership, client, issued.token.pk)
+        actor = Actor(tenant, membership, client, issued.token.pk, hash_secret(issued.key))
         self.actors.append(actor)
         return actor
 
@@ -150,6 +166,23 @@ class Benchmark:
     def _in_tenant(tenant_id: int, cursor) -> None:
         cursor.execute("SELECT set_config('app.tenant_id', %s, true)", [str(tenant_id)])
 
+    TOKEN_SQL = """
+        SELECT t.id, t.last_used_at, m.id, m.role, m.partner_id, u.id, u.email, u.full_name,
+               n.id, n.time_zone
+        FROM partners_apitoken t
+        JOIN partners_membership m ON m.id = t.membership_id
+        JOIN partners_user u ON u.id = m.user_id
+        JOIN partners_tenant n ON n.id = t.tenant_id
+        WHERE t.key_hash = %s AND t.revoked_at IS NULL AND m.is_active AND u.is_active
+              AND n.is_active
+    """
+
+    def _authenticate(self, auth: Actor | None, cursor) -> None:
+        """The token look-up of the floor incl. auth (nothing for the strict floor)."""
+        if auth is not None:
+            cursor.execute(self.TOKEN_SQL, [auth.key_hash])
+            cursor.fetchone()
+
     LIST_SQL = """
         SELECT d.id, d.external_id, d.status, d.customer_name, d.customer_domain, d.country,
                d.contact_name, d.contact_email, d.contact_phone, d.currency, d.total,
@@ -166,18 +199,23 @@ class Benchmark:
         LIMIT %(limit)s
     """
 
-    def select_floor(self, tenant_id: int, where: str, params: dict) -> Callable[[], object]:
+    def select_floor(
+        self, tenant_id: int, where: str, params: dict, *, auth: Actor | None = None
+    ) -> Callable[[], object]:
         sql = self.LIST_SQL.format(where=where)
 
         def run() -> None:
             with transaction.atomic(), connection.cursor() as cursor:
                 self._in_tenant(tenant_id, cursor)
+                self._authenticate(auth, cursor)
                 cursor.execute(sql, {"tenant": tenant_id, **params})
                 cursor.fetchall()
 
         return run
 
-    def submit_floor(self, deal: Deal, threshold: Decimal, actor: Actor) -> Callable[[], object]:
+    def submit_floor(
+        self, deal: Deal, threshold: Decimal, actor: Actor, *, auth: bool = False
+    ) -> Callable[[], object]:
         tenant_id = deal.tenant_id
         tenant = deal.tenant  # loaded once, outside the timed call
 
@@ -185,6 +223,7 @@ class Benchmark:
             # tenant_context: the same transaction + SET LOCAL as _in_tenant, plus the
             # ContextVar that conflict_candidates' dangerously_bypass_rls() requires.
             with tenant_context(tenant), connection.cursor() as cursor:
+                self._authenticate(actor if auth else None, cursor)
                 cursor.execute(
                     "SELECT id, status FROM deals_deal WHERE tenant_id = %s AND id = %s FOR UPDATE",
                     [tenant_id, deal.pk],
@@ -299,6 +338,9 @@ class Benchmark:
         self.log("list ...")
         row = Row("GET /deals/ (channel manager, 50 a page)")
         row.floor = self.time_calls(self.repeat(self.select_floor(tenant_id, "", {"limit": 51})))
+        row.floor_auth = self.time_calls(
+            self.repeat(self.select_floor(tenant_id, "", {"limit": 51}, auth=manager))
+        )
         row.timings = self.time_calls(self.repeat(lambda: self.get(manager, "/api/v1/deals/")))
         row.queries = self.count_queries(lambda: self.get(manager, "/api/v1/deals/"))
         rows.append(row)
@@ -310,14 +352,12 @@ class Benchmark:
             "AND (d.partner_id = %(partner)s OR d.id IN (SELECT deal_id FROM deals_dealpartner "
             "WHERE tenant_id = %(tenant)s AND partner_id = %(partner)s))"
         )
+        visible_params = {"limit": 51, "partner": partner_admin.membership.partner_id}
         row.floor = self.time_calls(
-            self.repeat(
-                self.select_floor(
-                    tenant_id,
-                    visible,
-                    {"limit": 51, "partner": partner_admin.membership.partner_id},
-                )
-            )
+            self.repeat(self.select_floor(tenant_id, visible, visible_params))
+        )
+        row.floor_auth = self.time_calls(
+            self.repeat(self.select_floor(tenant_id, visible, visible_params, auth=partner_admin))
         )
         row.timings = self.time_calls(
             self.repeat(lambda: self.get(partner_admin, "/api/v1/deals/"))
@@ -335,12 +375,17 @@ class Benchmark:
         ]
         fragments = [fragments[i % len(fragments)] for i in range(n)]
         row = Row("GET /deals/?status=approved&q=<name>")
+        search = "AND d.status = 'approved' AND UPPER(d.customer_name::text) LIKE UPPER(%(q)s)"
         row.floor = self.time_calls(
             [
+                self.select_floor(tenant_id, search, {"limit": 51, "q": f"%{fragment}%"})
+                for fragment in fragments
+            ]
+        )
+        row.floor_auth = self.time_calls(
+            [
                 self.select_floor(
-                    tenant_id,
-                    "AND d.status = 'approved' AND UPPER(d.customer_name::text) LIKE UPPER(%(q)s)",
-                    {"limit": 51, "q": f"%{fragment}%"},
+                    tenant_id, search, {"limit": 51, "q": f"%{fragment}%"}, auth=manager
                 )
                 for fragment in fragments
             ]
@@ -368,6 +413,9 @@ class Benchmark:
         self.log("submit ...")
         row = Row("POST /deals/{id}/submit/ (partner rep)")
         row.floor = self.time_calls([self.submit_floor(d, threshold, rep) for d in drafts[:n]])
+        row.floor_auth = self.time_calls(
+            [self.submit_floor(d, threshold, rep, auth=True) for d in drafts[:n]]
+        )
         row.timings = self.time_calls(
             [(lambda d=d: self.post(rep, f"/api/v1/deals/{d.pk}/submit/", {})) for d in drafts[:n]]
         )
@@ -437,6 +485,10 @@ def _table(rows: list[Row]) -> str:
         "floor p95",
         "ratio p50",
         "ratio p95",
+        "floor incl. auth p50",
+        "floor incl. auth p95",
+        "ratio incl. auth p50",
+        "ratio incl. auth p95",
     ]
     lines = []
     for row in rows:
@@ -450,7 +502,19 @@ def _table(rows: list[Row]) -> str:
             if row.floor
             else ["-"] * 4
         )
-        lines.append([row.name, f"{row.p50:.1f}", f"{row.p95:.1f}", str(row.queries), *floor])
+        floor_auth = (
+            [
+                f"{row.floor_auth_p50:.1f}",
+                f"{row.floor_auth_p95:.1f}",
+                f"{row.p50 / row.floor_auth_p50:.1f}x",
+                f"{row.p95 / row.floor_auth_p95:.1f}x",
+            ]
+            if row.floor_auth
+            else ["-"] * 4
+        )
+        lines.append(
+            [row.name, f"{row.p50:.1f}", f"{row.p95:.1f}", str(row.queries), *floor, *floor_auth]
+        )
     widths = [max(len(r[i]) for r in [header, *lines]) for i in range(len(header))]
 
     def fmt(cells: list[str]) -> str:
@@ -515,7 +579,7 @@ def run(info: dict, *, runs: int, warmup: int, log: Log) -> str:
         + (" (earlier; reused now)" if info.get("reused") else "")
         + f": create and migrate {info.get('migrate_seconds', 0):.0f} s; {steps}.",
         f"Runs: {runs} timed after {warmup} warm-up runs per request; times in milliseconds; "
-        "ratio = request / SQL floor.",
+        "ratio = request / SQL floor; incl. auth: the floor plus the token look-up.",
         "",
         _table(rows),
         "",

@@ -92,21 +92,41 @@ class TenantMiddleware:
 
     # -- Authorization: Token ...
     def _token_request(self, request: HttpRequest, tenant: Tenant | None) -> HttpResponse:
-        token = selectors.api_token_by_key(_token_key(request) or "")
+        key = _token_key(request) or ""
+        ids = selectors.api_token_ids_by_key(key)
+        if ids is not None:
+            # Fast path: the key's ids are cached; the token, membership and user are reloaded
+            # by primary key inside the tenant (revocation and deactivation count at once).
+            token_tenant = tenant
+            if token_tenant is None:
+                tenant_id = ids.get("tenant_id")
+                token_tenant = Tenant.objects.filter(pk=tenant_id, is_active=True).first()
+            if token_tenant is not None and token_tenant.pk == ids.get("tenant_id"):
+                with tenant_context(token_tenant):
+                    token = selectors.api_token_by_ids(key=key, ids=ids)
+                    if token is not None:
+                        return self._as_token(request, token)
+            # Revoked, deactivated, another tenant's or stale: the slow path decides.
+        token = selectors.api_token_by_key(key)
         if token is None:
             return _json_error(401, "authentication_failed", _("Invalid or revoked token."))
         if tenant is not None and token.tenant_id != tenant.pk:
             return _json_error(
                 401, "authentication_failed", _("This token does not belong to this tenant.")
             )
+        with tenant_context(token.tenant):
+            return self._as_token(request, token)
+
+    def _as_token(self, request: HttpRequest, token) -> HttpResponse:
+        """Run the request as the token's member (inside the token's tenant_context)."""
         membership = token.membership
-        with tenant_context(token.tenant, membership):
-            services.api_token_touch(token)
-            request.user = membership.user
-            request.tenant = token.tenant
-            request.membership = membership
-            request.api_token = token
-            return self.get_response(request)
+        set_current_membership(membership)
+        services.api_token_touch(token)
+        request.user = membership.user
+        request.tenant = token.tenant
+        request.membership = membership
+        request.api_token = token
+        return self.get_response(request)
 
     # -- /admin/ without a tenant: operators only
     def _operator_admin(self, request: HttpRequest) -> HttpResponse:

@@ -21,7 +21,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from partners import events
+from partners import events, selectors
 from partners.models import ApiToken, Invitation, Membership, Partner, PartnerStatus, Tenant, User
 from partners.permissions import membership_permissions
 from partners.roles import PARTNER_ROLES, STAFF_ROLES, Role, invitable_roles
@@ -356,6 +356,10 @@ def api_token_revoke(*, actor: Membership | None, token: ApiToken) -> ApiToken:
         token.revoked_at = timezone.now()
         token.save(update_fields=["revoked_at"])
         events.record(tenant=token.tenant, name="api_token.revoked", payload={"token_id": token.pk})
+    # The cached ids grant nothing by themselves (each request re-checks revoked_at); drop
+    # them anyway so the next request takes the slow path and finds no live token.
+    key_hash = token.key_hash
+    transaction.on_commit(lambda: selectors.api_token_forget(key_hash))
     return token
 
 

@@ -11,8 +11,12 @@ Amounts are strings (``"1250.00"``) with ``currency`` alongside; never floats.
 
 from __future__ import annotations
 
+import functools
+
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
-from rest_framework import serializers
+from rest_framework import ISO_8601, serializers
+from rest_framework.settings import api_settings
 
 from deals.models import (
     Deal,
@@ -158,6 +162,12 @@ def _sees_registrant(viewer: Membership | None, deal: Deal) -> bool:
     return viewer is None or not viewer.is_partner_member or deal.partner_id == viewer.partner_id
 
 
+@functools.cache
+def _list_fields() -> dict[str, serializers.Field]:
+    """DealSerializer's fields, built once: the list renders dates and amounts through them."""
+    return dict(DealSerializer().fields)
+
+
 class DealSerializer(serializers.ModelSerializer):
     """A deal in a list."""
 
@@ -213,7 +223,10 @@ class DealSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
     def to_representation(self, deal: Deal) -> dict:
-        data = super().to_representation(deal)
+        if type(self) is DealSerializer:
+            data = self._list_representation(deal)
+        else:
+            data = super().to_representation(deal)
         viewer = _viewer(self)
         if viewer is not None and viewer.is_partner_member:
             data["conflict_count"] = None
@@ -221,6 +234,66 @@ class DealSerializer(serializers.ModelSerializer):
                 data["partner"] = None
                 data["registered_by"] = None
         return data
+
+    def _list_representation(self, deal: Deal) -> dict:
+        """What ``super().to_representation`` renders, built directly (a list renders many
+        rows): the same keys in the same order and the same values (dates, times and amounts
+        through the declared fields), without DRF's per-field attribute look-ups and nested
+        serializers. The declared fields still describe the schema; a test compares both."""
+        fields = _list_fields()
+        zone = timezone.get_current_timezone()
+        iso = (api_settings.DATETIME_FORMAT or "").lower() == ISO_8601
+
+        def typed(name: str, value):
+            return None if value is None else fields[name].to_representation(value)
+
+        def when(name: str, value):
+            # DateTimeField.to_representation for an aware value and ISO 8601, without the
+            # per-call settings and time-zone look-ups.
+            if value is None or value.tzinfo is None or not iso:
+                return typed(name, value)
+            text = value.astimezone(zone).isoformat()
+            return text[:-6] + "Z" if text.endswith("+00:00") else text
+
+        def text(value):
+            return None if value is None else str(value)
+
+        partner = deal.partner
+        user = deal.registered_by
+        reason = deal.lost_reason
+        return {
+            "id": deal.id,
+            "external_id": text(deal.external_id),
+            "status": text(deal.status),
+            "customer_name": text(deal.customer_name),
+            "customer_domain": text(deal.customer_domain),
+            "country": text(deal.country),
+            "contact_name": text(deal.contact_name),
+            "contact_email": text(deal.contact_email),
+            "contact_phone": text(deal.contact_phone),
+            "currency": text(deal.currency),
+            "total": typed("total", deal.total),
+            "expected_close_date": typed("expected_close_date", deal.expected_close_date),
+            "stage": text(deal.stage),
+            "deal_type": text(deal.deal_type),
+            "direct": deal.is_direct,
+            "partner": None if partner is None else {"id": partner.id, "name": str(partner.name)},
+            "registered_by": None
+            if user is None
+            else {"id": user.id, "full_name": str(user.full_name), "email": str(user.email)},
+            "notes": text(deal.notes),
+            "created_at": when("created_at", deal.created_at),
+            "updated_at": when("updated_at", deal.updated_at),
+            "submitted_at": when("submitted_at", deal.submitted_at),
+            "decided_at": when("decided_at", deal.decided_at),
+            "auto_approved": None if deal.auto_approved is None else bool(deal.auto_approved),
+            "protection_ends_at": when("protection_ends_at", deal.protection_ends_at),
+            "extension_status": text(deal.extension_status),
+            "won_amount": typed("won_amount", deal.won_amount),
+            "closed_on": typed("closed_on", deal.closed_on),
+            "lost_reason": None if reason is None else {"id": reason.id, "name": str(reason.name)},
+            "conflict_count": None if deal.conflict_count is None else int(deal.conflict_count),
+        }
 
 
 class DealDetailSerializer(DealSerializer):

@@ -207,6 +207,14 @@ class DealViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantViewSe
         key = request.query_params.get("ordering") if request is not None else None
         return f.DEAL_ORDERINGS.get(key or "", f.DEAL_ORDERINGS[f.DEFAULT_DEAL_ORDERING])
 
+    def filter_queryset(self, queryset: QuerySet[Deal]) -> QuerySet[Deal]:
+        # Without a filter parameter the filter set changes nothing (every filter skips an
+        # absent value), so the common unfiltered list does not build and validate its form.
+        params = self.request.query_params
+        if not any(name in params for name in f.DealFilter.base_filters):
+            return queryset
+        return super().filter_queryset(queryset)
+
     def scope_queryset(self, *, actor) -> QuerySet[Deal]:
         queryset = selectors.deal_list(actor=actor).select_related("lost_reason")
         if self.action == "retrieve":

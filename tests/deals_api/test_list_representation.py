@@ -1,0 +1,49 @@
+"""The deal list renders each row with a hand-built dict (deals.api.serializers.DealSerializer);
+it must render exactly what DRF's generic ModelSerializer would, key order included."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from decimal import Decimal
+
+from django.utils import timezone
+from rest_framework import serializers
+from rest_framework.utils.encoders import JSONEncoder
+
+from deals.api.serializers import DealSerializer
+from deals.models import Deal
+from partners.tenancy import tenant_context
+
+
+def _generic(serializer: DealSerializer, deal: Deal) -> dict:
+    return serializers.ModelSerializer.to_representation(serializer, deal)
+
+
+def test_the_list_row_is_byte_identical_to_the_generic_rendering(
+    tenant, acme_deals, make_deal, partner_rep, channel_manager, lost_reason
+):
+    make_deal(
+        partner_rep,
+        status="won",
+        won_amount=Decimal("1234.5"),
+        closed_on=timezone.localdate() - timedelta(days=1),
+        external_id="CRM-7",
+        notes="Ünïcode notes",
+    )
+    make_deal(partner_rep, status="lost", lost_reason=lost_reason)
+    make_deal(channel_manager, direct=True, customer_domain="")
+    for zone in ["UTC", "Asia/Kolkata", "America/St_Johns"]:
+        tenant.time_zone = zone  # dates and times render in the tenant's zone
+        with tenant_context(tenant):
+            deals = list(
+                Deal.objects.select_related("partner", "registered_by", "lost_reason").order_by(
+                    "id"
+                )
+            )
+            serializer = DealSerializer()
+            assert len(deals) >= 8
+            for deal in deals:
+                fast = json.dumps(serializer._list_representation(deal), cls=JSONEncoder)
+                generic = json.dumps(_generic(serializer, deal), cls=JSONEncoder)
+                assert fast == generic
