@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -266,6 +267,8 @@ CELERY_BEAT_SCHEDULE = {
     "deal-rules": {"task": "deals.run_deal_rules", "schedule": 3600},
     # Leads: time out offers past the response SLA and move their leads on (per tenant).
     "lead-offers": {"task": "deals.sweep_lead_offers", "schedule": 300},
+    # Tier engine: nightly at 02:00 UTC, every active tenant (partners.tier_engine).
+    "tier-engine": {"task": "partners.run_tier_engine", "schedule": crontab(minute=0, hour=2)},
 }
 
 # ---------------------------------------------------------------- REST API

@@ -36,3 +36,7 @@ class DealsConfig(AppConfig):
             _("Offered leads"), "leads:offered", "deals.respond_lead",
             after="deals_portal:list", capability=_("Accept or decline the leads offered to you"),
         )  # fmt: skip
+        # Tier engine: the deal metrics tier criteria can use.
+        from deals.metrics import register_metrics
+
+        register_metrics()

@@ -412,11 +412,12 @@ def deal_submit(*, actor: Membership, deal: Deal, comment: str = "") -> Deal:
     conflicts = detect_conflicts(deal)
     _record(deal, previous, DealStatus.SUBMITTED, actor=actor, comment=comment)
     rules = engagement_rules()
+    limit = auto_approve_limit(deal, rules)
     if (
         not conflicts
-        and rules.auto_approve_max_total is not None
+        and limit is not None
         and deal.currency == (rules.auto_approve_currency or require_tenant().default_currency)
-        and deal.total <= rules.auto_approve_max_total
+        and deal.total <= limit
     ):
         _approve(deal, actor=None, comment=_("Approved automatically: no conflict, within limit."))
     return deal
@@ -518,9 +519,26 @@ def _approve(deal: Deal, *, actor: Membership | None, comment: str) -> None:
     _record(deal, previous, DealStatus.APPROVED, actor=actor, comment=comment)
 
 
+def _partner_tier(deal: Deal):
+    return deal.partner.tier if deal.partner_id else None
+
+
 def protection_days(deal: Deal, rules: EngagementRules) -> int:
-    """Days an approved registration is protected (the tier's benefit, once tiers exist)."""
+    """Days an approved registration is protected: the partner's tier's benefit when the tier
+    sets one, else the rules of engagement."""
+    tier = _partner_tier(deal)
+    if tier is not None and tier.deal_protection_days:
+        return tier.deal_protection_days
     return rules.protection_days
+
+
+def auto_approve_limit(deal: Deal, rules: EngagementRules) -> Decimal | None:
+    """The total up to which a conflict-free submission is approved at once: the partner's
+    tier's override when set (in the rules' auto-approval currency), else the rules'."""
+    tier = _partner_tier(deal)
+    if tier is not None and tier.auto_approve_max_total is not None:
+        return tier.auto_approve_max_total
+    return rules.auto_approve_max_total
 
 
 @transaction.atomic

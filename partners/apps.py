@@ -9,7 +9,10 @@ class PartnersConfig(AppConfig):
     default = True
 
     def ready(self) -> None:
-        from partners import checks  # noqa: F401  (registers system checks)
+        from partners import (
+            checks,  # noqa: F401  (registers system checks)
+            metrics,  # noqa: F401  (registers the partners app's tier metrics)
+        )
         from partners.permissions import sync_role_groups
 
         # Every app's post_migrate, so permissions of apps migrated after this one are included.

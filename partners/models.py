@@ -21,6 +21,7 @@ from simple_history.models import HistoricalRecords
 
 from partners.roles import PARTNER_ROLES, STAFF_ROLES, Role
 from partners.tenancy import TenantManager, TenantModel
+from partners.tiers import Tier, TierChange, TierChangeKind, TierCriterion
 
 currency_validator = RegexValidator(r"^[A-Z]{3}$", _("Use a three-letter ISO 4217 code."))
 
@@ -134,6 +135,16 @@ class Partner(TenantModel):
         _("open-lead capacity"), default=10,
         help_text=_("How many offered or accepted leads the partner can work at once."),
     )  # fmt: skip
+    tier = models.ForeignKey(
+        Tier, on_delete=models.SET_NULL, null=True, blank=True, related_name="partners",
+        verbose_name=_("tier"),
+    )  # fmt: skip
+    tier_pinned_until = models.DateField(
+        _("tier pinned until"), null=True, blank=True,
+        help_text=_("The tier engine leaves the tier alone until this date (inclusive)."),
+    )  # fmt: skip
+    # When the partner first fell below its tier's criteria (cleared when it recovers).
+    tier_shortfall_since = models.DateTimeField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 
     history = HistoricalRecords()
@@ -375,5 +386,9 @@ __all__ = [
     "PartnerStatus",
     "Tenant",
     "TenantManager",
+    "Tier",
+    "TierChange",
+    "TierChangeKind",
+    "TierCriterion",
     "User",
 ]

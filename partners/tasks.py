@@ -124,3 +124,30 @@ def send_notification_email(self, tenant: Tenant, notification_id: int) -> bool:
     from partners.notifications import notification_email_send
 
     return notification_email_send(notification_id=notification_id)
+
+
+# ---------------------------------------------------------------- tier engine
+
+
+@tenant_task(name="partners.evaluate_tiers")
+def evaluate_tiers(self, tenant: Tenant, *, recorder) -> int:
+    """Run the tier engine over the tenant's partners; returns the number of tier changes."""
+    from partners.tier_engine import tiers_evaluate
+
+    proposals = tiers_evaluate(tenant=tenant, dry_run=False)
+    recorder.detail["changes"] = len(proposals)
+    recorder.detail["promotions"] = sum(p.kind == "promotion" for p in proposals)
+    recorder.detail["demotions"] = sum(p.kind == "demotion" for p in proposals)
+    return len(proposals)
+
+
+@shared_task(name="partners.run_tier_engine", acks_late=True)
+def run_tier_engine() -> int:
+    """Nightly (beat, editable in admin): enqueue the tier engine of every active tenant, each
+    as its own logged tenant task, so one tenant's failure never stops the others."""
+    tenant_ids = list(
+        Tenant.objects.filter(is_active=True).order_by("pk").values_list("pk", flat=True)
+    )
+    for tenant_id in tenant_ids:
+        evaluate_tiers.delay(tenant_id)
+    return len(tenant_ids)

@@ -1,0 +1,82 @@
+"""Fixtures of the tier tests: tiers with criteria, a test metric whose values the test sets
+per partner, and the engine run as a job would run it."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from partners import metrics
+from partners.models import Partner
+from partners.tenancy import tenant_context
+from partners.tier_engine import tiers_evaluate
+from partners.tiers import Tier, TierCriterion
+from tests.factories import PartnerFactory
+
+SCORE = "test_score"
+
+
+@pytest.fixture
+def scores():
+    """``scores[partner.pk] = Decimal(...)``: the values of the ``test_score`` metric."""
+    values: dict[int, Decimal] = {}
+
+    def compute(tenant, now):
+        return metrics.MetricResult(values=dict(values))
+
+    metrics.register(SCORE, "Test score", compute)
+    yield values
+    metrics.unregister(SCORE)
+
+
+@pytest.fixture
+def make_tier():
+    def _make(tenant, rank, name, criteria=(), **benefits):
+        with tenant_context(tenant):
+            tier = Tier.objects.create(tenant=tenant, rank=rank, name=name, **benefits)
+            for metric, operator, threshold in criteria:
+                TierCriterion.objects.create(
+                    tenant=tenant, tier=tier, metric=metric, operator=operator,
+                    threshold=Decimal(threshold),
+                )  # fmt: skip
+            return tier
+
+    return _make
+
+
+@pytest.fixture
+def ladder(tenant, make_tier, scores):
+    """Acme's tiers on the test score: Registered (no criteria), Silver >= 10, Gold >= 50."""
+    return {
+        "registered": make_tier(tenant, 1, "Registered"),
+        "silver": make_tier(tenant, 2, "Silver", [(SCORE, ">=", "10")]),
+        "gold": make_tier(tenant, 3, "Gold", [(SCORE, ">=", "50")]),
+    }
+
+
+@pytest.fixture
+def run():
+    def _run(tenant, *, dry_run=False, now=None):
+        return tiers_evaluate(tenant=tenant, dry_run=dry_run, now=now)
+
+    return _run
+
+
+@pytest.fixture
+def reload():
+    """The partner as stored now, with its tier."""
+
+    def _reload(partner):
+        with tenant_context(partner.tenant):
+            return Partner.objects.select_related("tier").get(pk=partner.pk)
+
+    return _reload
+
+
+@pytest.fixture
+def make_partner(tenant):
+    def _make(t=None, **kwargs):
+        return PartnerFactory(tenant=t or tenant, **kwargs)
+
+    return _make
