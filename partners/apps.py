@@ -12,8 +12,11 @@ class PartnersConfig(AppConfig):
         from partners import (
             checks,  # noqa: F401  (registers system checks)
             metrics,  # noqa: F401  (registers the partners app's tier metrics)
+            tier_notifications,
         )
         from partners.permissions import sync_role_groups
+
+        tier_notifications.register()
 
         # Every app's post_migrate, so permissions of apps migrated after this one are included.
         post_migrate.connect(sync_role_groups, dispatch_uid="sync_role_groups")
