@@ -3,13 +3,15 @@ here: partners does not import deals).
 
 For each demo tenant: a product catalog, lost reasons, the rules of engagement, where each
 partner sells (for lead routing), some 25 deals in every status, conflicting registrations
-waiting in the review queue, a direct deal, and leads offered, accepted, declined and
-unrouted. Everything goes through the services, as a partner user or a channel manager would
+waiting in the review queue, a direct deal, the partner tiers (Registered, Silver, Gold,
+Platinum) with the partners placed by the tier engine, and leads offered, accepted, declined
+and unrouted. Everything goes through the services, as a partner user or a channel manager would
 do it; only the timestamps are then moved back (``_backdate``), so that the queue shows ages,
 protection runs out at different times, and a few registrations have expired.
 
 Idempotent: deals are found by ``external_id`` (``demo-<tenant>-NNN``), products by SKU, lost
-reasons by name and leads by company name, so a second run creates nothing.
+reasons by name, tiers by rank and leads by company name, so a second run creates nothing
+(and the tier engine, run again, changes nothing).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from deals import catalog, leads, services
+from deals import metrics as deal_metrics
 from deals.models import (
     Deal,
     DealConflict,
@@ -36,6 +39,8 @@ from deals.models import (
 )
 from deals.services import DealInput, FurtherPartnerInput, LineInput
 from partners.models import Membership, Partner, Tenant
+from partners.tier_engine import tiers_evaluate
+from partners.tiers import Tier, TierCriterion
 
 S = DealStatus
 DIRECT = "direct"
@@ -88,12 +93,24 @@ class DemoLead:
 
 
 @dataclass(frozen=True)
+class DemoTier:
+    rank: int
+    name: str
+    description: str
+    protection_days: int
+    routing_priority: int
+    commission_multiplier: str
+    criteria: tuple[tuple[str, str], ...] = ()  # (metric key, threshold), operator >=
+
+
+@dataclass(frozen=True)
 class DemoProgram:
     rules: dict
     products: tuple[DemoProduct, ...]
     profiles: dict[str, tuple[list[str], list[str], list[str], int]]  # domain -> where/what
     deals: tuple[DemoDeal, ...]
     leads: tuple[DemoLead, ...]
+    tiers: tuple[DemoTier, ...] = ()
 
 
 LOST_REASONS = ("Price", "Competitor", "No budget", "Timing", "Went direct")
@@ -103,6 +120,21 @@ CONTACTS = (
 )  # fmt: skip
 
 L = DemoLine
+
+REVENUE = deal_metrics.WON_REVENUE_12M
+WON = deal_metrics.WON_DEALS_12M
+REGISTERED = deal_metrics.DEALS_REGISTERED_90D
+
+
+def _tiers(silver, gold, platinum) -> tuple[DemoTier, ...]:
+    """The four demo tiers; the criteria (thresholds fitted to each tenant's demo deals) vary."""
+    return (
+        DemoTier(1, "Registered", "Every active partner.", 90, 0, "1.00"),
+        DemoTier(2, "Silver", "Partners with a recent win and a steady pipeline.", 90, 1,
+                 "1.05", silver),
+        DemoTier(3, "Gold", "Partners with significant won revenue.", 120, 2, "1.10", gold),
+        DemoTier(4, "Platinum", "The program's top partners.", 180, 3, "1.20", platinum),
+    )  # fmt: skip
 
 
 ACME_DEALS = (
@@ -216,6 +248,13 @@ ACME = DemoProgram(
     },
     deals=ACME_DEALS,
     leads=ACME_LEADS,
+    # Revenue counts won deals in USD only: Northwind is Gold, 1,100 short of Platinum;
+    # Contoso (its win is in GBP) is Silver; Initech is one registration short of Silver.
+    tiers=_tiers(
+        silver=((WON, "1"), (REGISTERED, "6")),
+        gold=((REVENUE, "10000"), (REGISTERED, "6")),
+        platinum=((REVENUE, "15000"), (REGISTERED, "8")),
+    ),
 )
 
 GLOBEX_DEALS = (
@@ -310,6 +349,13 @@ GLOBEX = DemoProgram(
     },
     deals=GLOBEX_DEALS,
     leads=GLOBEX_LEADS,
+    # Revenue counts won deals in EUR only: Vandelay is Gold; Umbrella is Silver, 300 short
+    # of Gold; Hooli (its win is in CHF) is Silver.
+    tiers=_tiers(
+        silver=((WON, "1"), (REGISTERED, "5")),
+        gold=((REVENUE, "9500"), (REGISTERED, "5")),
+        platinum=((REVENUE, "25000"), (REGISTERED, "8")),
+    ),
 )
 
 PROGRAMS = {"acme": ACME, "globex": GLOBEX}
@@ -345,6 +391,10 @@ def seed_tenant(
         expired |= spec.status == S.EXPIRED
     if expired:
         services.deals_expire_due()  # the scheduled job, once, for the backdated approvals
+    created += _program_tiers(program, tenant)
+    # The tier engine, as its nightly job would run it: places the partners in their tiers
+    # (before the leads, so that routing weighs the tiers). A second run changes nothing.
+    created += len(tiers_evaluate(tenant=tenant, dry_run=False))
     for spec in program.leads:
         if Lead.objects.filter(company_name=spec.company).exists():
             continue
@@ -370,6 +420,33 @@ def _profiles(program: DemoProgram, partners: dict[str, Partner]) -> None:
             setattr(partner, name, value)
         partner.full_clean()
         partner.save(update_fields=list(wanted))
+
+
+def _program_tiers(program: DemoProgram, tenant: Tenant) -> int:
+    """The tenant's tiers, found by rank; criteria are added only to a tier made here (the
+    tenant admin may have changed them since). The tenant admin keeps tiers in the admin;
+    there is no service for them."""
+    created = 0
+    for spec in program.tiers:
+        tier, made = Tier.objects.get_or_create(
+            tenant=tenant,
+            rank=spec.rank,
+            defaults={
+                "name": spec.name,
+                "description": spec.description,
+                "deal_protection_days": spec.protection_days,
+                "lead_routing_priority": spec.routing_priority,
+                "commission_multiplier": Decimal(spec.commission_multiplier),
+            },
+        )
+        if not made:
+            continue
+        created += 1
+        for metric, threshold in spec.criteria:
+            TierCriterion.objects.create(
+                tenant=tenant, tier=tier, metric=metric, threshold=Decimal(threshold)
+            )
+    return created
 
 
 def _rules(program: DemoProgram) -> None:

@@ -16,13 +16,15 @@ Candidates are scored, highest first::
     score = WIN_RATE_WEIGHT * win_rate
           + LOAD_WEIGHT * (1 - open_leads / lead_capacity)
           + GEOGRAPHY_WEIGHT * (1 for a country match, REGION_ONLY_MATCH for a region match)
-          + TIER_WEIGHT * tier_score            (0 until tiers exist, see tier_score_sql)
+          + TIER_WEIGHT * tier_score            (see tier_score_sql)
 
-``win_rate`` is won / (won + lost) of the partner's registrations closed in the last
-``WIN_RATE_WINDOW_DAYS`` days; a partner with none closed gets ``NEUTRAL_WIN_RATE``, so a new
-partner is neither favoured nor starved. Ties go to the partner with fewer open leads, then to
-the oldest partner (lowest id). Scores are rounded to 4 places before comparing (the precision
-LeadOffer.score keeps), so the tie-breaks apply to what the console shows.
+``tier_score`` is the partner's tier's ``lead_routing_priority`` over the highest priority of
+the tenant's tiers (0 without a tier). ``win_rate`` is won / (won + lost) of the partner's
+registrations closed in the last ``WIN_RATE_WINDOW_DAYS`` days; a partner with none closed
+gets ``NEUTRAL_WIN_RATE``, so a new partner is neither favoured nor starved. Ties go to the
+partner with fewer open leads, then to the oldest partner (lowest id). Scores are rounded to
+4 places before comparing (the precision LeadOffer.score keeps), so the tie-breaks apply to
+what the console shows.
 
 Everything is computed set-wise in one SQL statement per lead, for every candidate at once.
 """
@@ -46,7 +48,7 @@ LOAD_WEIGHT = Decimal("0.30")
 GEOGRAPHY_WEIGHT = Decimal("0.20")
 #: What a region-only match counts for, against 1 for a country match.
 REGION_ONLY_MATCH = Decimal("0.5")
-#: Weight of the partner's tier (0-1, the top tier 1) once tiers exist.
+#: Weight of the partner's tier's lead-routing priority (0-1, the highest priority 1).
 TIER_WEIGHT = Decimal("0.20")
 #: The win rate assumed for a partner with no closed registration in the window.
 NEUTRAL_WIN_RATE = Decimal("0.5")
@@ -58,13 +60,21 @@ _OPEN_DEAL_STATUSES = ["submitted", "more_info", "approved"]
 
 
 def tier_score_sql(partner_alias: str) -> str:
-    """SQL for a partner's tier score in [0, 1] (1 for the top tier).
+    """SQL for a partner's tier score in [0, 1] (1 for the tenant's highest priority).
 
-    Tiers do not exist yet: every partner scores 0, so the tier weight changes nothing. Issue 4
-    (partner tiers) replaces this with the partner's tier rank scaled to [0, 1], e.g.
-    ``(SELECT t.rank::numeric / max_rank FROM partners_tier t WHERE t.id = p.tier_id)``.
+    The partner's tier's ``lead_routing_priority`` divided by the highest priority of the
+    tenant's tiers, rounded to 4 places. It is 0 for a partner without a tier, and for every
+    partner when no tier of the tenant has a positive priority; negative priorities count as 0.
     """
-    return "0::numeric"
+    p = partner_alias
+    return f"""coalesce((
+        SELECT round(
+            greatest(t.lead_routing_priority, 0)::numeric
+            / nullif(greatest((SELECT max(m.lead_routing_priority) FROM partners_tier m
+                               WHERE m.tenant_id = t.tenant_id), 0), 0), 4)
+        FROM partners_tier t
+        WHERE t.id = {p}.tier_id AND t.tenant_id = {p}.tenant_id
+    ), 0::numeric)"""
 
 
 @dataclass(frozen=True)

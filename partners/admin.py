@@ -19,7 +19,10 @@ from django.utils.html import format_html_join
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from partners import services
+from partners import (
+    admin_tiers,  # noqa: F401  (registers the tier admins)
+    services,
+)
 from partners.admin_base import (
     ReadOnlyAdminMixin,
     TenantScopedAdmin,

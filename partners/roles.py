@@ -78,6 +78,16 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "deals.add_lostreason",
         "deals.change_lostreason",
         "deals.delete_lostreason",
+        # Partner tiers (partners/admin_tiers.py); tier changes are written by the engine.
+        "partners.view_tier",
+        "partners.add_tier",
+        "partners.change_tier",
+        "partners.delete_tier",
+        "partners.view_tiercriterion",
+        "partners.add_tiercriterion",
+        "partners.change_tiercriterion",
+        "partners.delete_tiercriterion",
+        "partners.view_tierchange",
     ],
     Role.CHANNEL_MANAGER: [
         *_DEALS_REVIEW,

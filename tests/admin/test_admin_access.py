@@ -90,6 +90,9 @@ def test_the_tenant_admin_index_lists_only_tenant_models(as_acme_admin):
         "ApiToken",
         "OutboxEvent",
         "AutomationRun",
+        # partner tiers (partners/admin_tiers.py)
+        "Tier",
+        "TierChange",
         # deal registration (deals/admin.py)
         "Product",
         "LostReason",

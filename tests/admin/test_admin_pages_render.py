@@ -21,7 +21,29 @@ def rows_everywhere(
             pass
     _deal_rows(two_tenants[0])
     _deal_rows(two_tenants[1], rep=globex_rep)
+    _tier_rows(two_tenants[0])
+    _tier_rows(two_tenants[1])
     return two_tenants
+
+
+def _tier_rows(tenant):
+    """A tier with a criterion, and a tier change (a pin) of the tenant's first partner."""
+    from decimal import Decimal
+
+    from django.utils import timezone
+
+    from partners import metrics
+    from partners.models import Partner
+    from partners.tier_engine import tier_pin
+    from partners.tiers import Tier, TierCriterion
+
+    with tenant_context(tenant):
+        tier = Tier.objects.create(tenant=tenant, rank=1, name="Silver")
+        TierCriterion.objects.create(
+            tenant=tenant, tier=tier, metric=metrics.ACTIVE_USERS, threshold=Decimal("1")
+        )
+        partner = Partner.objects.order_by("pk").first()
+        tier_pin(partner=partner, tier=tier, until=timezone.localdate())
 
 
 def _deal_rows(tenant, rep=None):

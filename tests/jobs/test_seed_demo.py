@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from io import StringIO
 
 import pytest
@@ -21,6 +22,7 @@ from deals.models import (
 )
 from partners.models import Invitation, Membership, OutboxEvent, Partner, Tenant, User
 from partners.tenancy import dangerously_all_tenants, tenant_context
+from partners.tiers import Tier, TierChange, TierCriterion
 
 pytestmark = pytest.mark.django_db
 
@@ -72,6 +74,7 @@ def row_counts() -> dict[str, int]:
                 *(Tenant, User, Partner, Membership, Invitation, OutboxEvent),
                 *(Product, LostReason, EngagementRules, Deal, DealTransition, DealConflict),
                 *(Lead, LeadOffer),
+                *(Tier, TierCriterion, TierChange),
             )
         }
 
@@ -163,6 +166,7 @@ def test_running_seed_demo_twice_creates_nothing_new():
     # 26 + 22 seeded deals, and one registration each from an accepted lead
     assert after_first_run["Deal"] == 26 + 22 + 2
     assert after_first_run["Lead"] == 4 * 2
+    assert after_first_run["Tier"] == 4 * 2
     assert "admin@acme.test" in output
 
 
@@ -235,3 +239,74 @@ def test_seed_demo_sets_each_tenants_rules_of_engagement():
     assert acme.allowed_currencies == ["USD", "EUR", "GBP"]
     assert auto_approved >= 1
     assert globex.allowed_currencies == ["EUR", "CHF"]
+
+
+# ---------------------------------------------------------------- partner tiers
+
+
+def tiers_of_partners(slug: str) -> dict[str, str | None]:
+    with tenant_context(Tenant.objects.get(slug=slug)):
+        return dict(Partner.objects.values_list("domain", "tier__name"))
+
+
+@pytest.mark.parametrize("slug", ["acme", "globex"])
+def test_seed_demo_gives_each_tenant_four_tiers_with_their_benefits(slug):
+    seed_demo("--quiet")
+
+    with tenant_context(Tenant.objects.get(slug=slug)):
+        tiers = list(
+            Tier.objects.order_by("rank").values_list(
+                "rank",
+                "name",
+                "deal_protection_days",
+                "lead_routing_priority",
+                "commission_multiplier",
+            )
+        )
+        entry_criteria = TierCriterion.objects.filter(tier__rank=1).count()
+        silver_metrics = set(
+            TierCriterion.objects.filter(tier__rank=2).values_list("metric", flat=True)
+        )
+
+    assert tiers == [
+        (1, "Registered", 90, 0, Decimal("1.000")),
+        (2, "Silver", 90, 1, Decimal("1.050")),
+        (3, "Gold", 120, 2, Decimal("1.100")),
+        (4, "Platinum", 180, 3, Decimal("1.200")),
+    ]
+    assert entry_criteria == 0
+    assert "deals_registered_90d" in silver_metrics
+
+
+@pytest.mark.parametrize("slug", ["acme", "globex"])
+def test_seed_demo_spreads_the_partners_across_at_least_two_tiers(slug):
+    seed_demo("--quiet")
+
+    placed = tiers_of_partners(slug)
+
+    assert None not in placed.values()
+    assert len(set(placed.values())) >= 2
+
+
+def test_seed_demo_places_acmes_partners_by_their_demo_deals():
+    seed_demo("--quiet")
+
+    assert tiers_of_partners("acme") == {
+        "northwind.test": "Gold",
+        "contoso.test": "Silver",
+        "initech.test": "Registered",
+    }
+
+
+def test_a_second_seed_changes_no_partners_tier():
+    seed_demo("--quiet")
+    placed = {slug: tiers_of_partners(slug) for slug in ("acme", "globex")}
+    with dangerously_all_tenants():
+        changes = TierChange.objects.count()
+
+    seed_demo("--quiet")
+
+    assert {slug: tiers_of_partners(slug) for slug in ("acme", "globex")} == placed
+    with dangerously_all_tenants():
+        assert TierChange.objects.count() == changes
+        assert not Partner.objects.filter(tier_shortfall_since__isnull=False).exists()

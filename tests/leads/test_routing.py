@@ -14,6 +14,7 @@ from django.utils import timezone
 from deals import leads, routing, services
 from deals.models import Deal, DealStatus, LeadStatus
 from partners.tenancy import tenant_context
+from partners.tiers import Tier
 from tests.deals.factories import DealFactory
 
 pytestmark = pytest.mark.django_db
@@ -255,10 +256,6 @@ def test_on_a_full_tie_the_oldest_partner_wins(routing_partner, make_lead, pendi
     assert pending_offer(make_lead()).partner_id == oldest.pk
 
 
-def test_tiers_change_nothing_until_they_exist():
-    assert routing.tier_score_sql("p") == "0::numeric"
-
-
 def test_the_offer_records_every_factor_and_the_score(
     routing_partner, track_record, make_lead, pending_offer
 ):
@@ -317,3 +314,73 @@ def test_a_lead_is_offered_and_the_event_names_the_partner(
     assert payload["lead_id"] == lead.pk
     assert payload["partner_id"] == partner.pk
     assert payload["offer_id"] == pending_offer(lead).pk
+
+
+def _put_in_tier(partner, name, rank, priority):
+    with tenant_context(partner.tenant):
+        tier, _ = Tier.objects.get_or_create(
+            tenant=partner.tenant,
+            rank=rank,
+            defaults={"name": name, "lead_routing_priority": priority},
+        )
+        partner.tier = tier
+        partner.save(update_fields=["tier"])
+    return tier
+
+
+def test_of_otherwise_equal_partners_the_one_in_the_higher_priority_tier_is_offered_first(
+    routing_partner, make_lead, pending_offer
+):
+    silver = routing_partner("Silver Reseller", ["DE"])  # older: would win a tie
+    gold = routing_partner("Gold Reseller", ["DE"])
+    _put_in_tier(silver, "Silver", 2, priority=1)
+    _put_in_tier(gold, "Gold", 3, priority=2)
+
+    offer = pending_offer(make_lead(country="DE"))
+
+    assert offer.partner_id == gold.pk
+    # 0.5 * 0.5 (win rate) + 0.3 * 1 (load) + 0.2 * 1 (country) + 0.2 * 2/2 (tier)
+    assert offer.reason["tier"] == "1.0000"
+    assert offer.score == Decimal("0.9500")
+
+
+def test_the_tier_score_is_the_priority_over_the_tenants_highest_priority(
+    routing_partner, make_lead, pending_offer
+):
+    silver = routing_partner("Silver Reseller", ["DE"])
+    _put_in_tier(silver, "Silver", 2, priority=1)
+    with tenant_context(silver.tenant):
+        Tier.objects.create(tenant=silver.tenant, rank=4, name="Platinum", lead_routing_priority=4)
+
+    offer = pending_offer(make_lead(country="DE"))
+
+    assert offer.reason["tier"] == "0.2500"
+    assert offer.score == Decimal("0.8000")
+
+
+def test_a_partner_without_a_tier_scores_nothing_for_its_tier(
+    routing_partner, make_lead, pending_offer
+):
+    untiered = routing_partner("No Tier", ["DE"])
+    gold = routing_partner("Gold Reseller", ["DE"])
+    _put_in_tier(gold, "Gold", 3, priority=2)
+
+    lead = make_lead(country="DE")
+
+    assert pending_offer(lead).partner_id == gold.pk
+    with tenant_context(lead.tenant):
+        (runner_up,) = routing.route_candidates(lead)
+    assert runner_up.partner_id == untiered.pk
+    assert runner_up.tier_score == 0
+    assert runner_up.reason(lead, trigger="created")["tier"] == "0"
+
+
+def test_tiers_without_a_priority_change_nothing(routing_partner, make_lead, pending_offer):
+    older = routing_partner("Older", ["DE"])
+    newer = routing_partner("Newer", ["DE"])
+    _put_in_tier(newer, "Registered", 1, priority=0)
+
+    offer = pending_offer(make_lead(country="DE"))
+
+    assert offer.partner_id == older.pk
+    assert offer.reason["tier"] == "0"
