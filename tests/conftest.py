@@ -84,6 +84,26 @@ def partner_rep(tenant, partner):
 
 
 @pytest.fixture
+def contoso(tenant):
+    """A second partner organization of Acme."""
+    return PartnerFactory(tenant=tenant, name="Contoso", domain="contoso.test")
+
+
+@pytest.fixture
+def contoso_admin(tenant, contoso):
+    return MembershipFactory(
+        tenant=tenant, role="partner_admin", partner=contoso, user__email="padmin@contoso.test"
+    )
+
+
+@pytest.fixture
+def contoso_rep(tenant, contoso):
+    return MembershipFactory(
+        tenant=tenant, role="partner_rep", partner=contoso, user__email="rep@contoso.test"
+    )
+
+
+@pytest.fixture
 def outsider(other_tenant):
     """A tenant admin of another tenant: the third actor of every isolation test."""
     return MembershipFactory(

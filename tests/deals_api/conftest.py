@@ -63,25 +63,6 @@ def analyst(tenant):
 
 
 @pytest.fixture
-def contoso(tenant):
-    return PartnerFactory(tenant=tenant, name="Contoso", domain="contoso.test")
-
-
-@pytest.fixture
-def contoso_admin(tenant, contoso):
-    return MembershipFactory(
-        tenant=tenant, role="partner_admin", partner=contoso, user__email="padmin@contoso.test"
-    )
-
-
-@pytest.fixture
-def contoso_rep(tenant, contoso):
-    return MembershipFactory(
-        tenant=tenant, role="partner_rep", partner=contoso, user__email="rep@contoso.test"
-    )
-
-
-@pytest.fixture
 def globex_rep(other_tenant):
     partner = PartnerFactory(tenant=other_tenant, name="Umbrella", domain="umbrella.test")
     return MembershipFactory(

@@ -13,7 +13,7 @@ from deals import services
 from deals.services import DealInput, LineInput
 from partners.tenancy import tenant_context
 from tests.deals.factories import LostReasonFactory, ProductFactory
-from tests.factories import MembershipFactory, PartnerFactory
+from tests.factories import MembershipFactory
 
 
 @pytest.fixture
@@ -65,18 +65,6 @@ def product(tenant):
 @pytest.fixture
 def lost_reason(tenant):
     return LostReasonFactory(tenant=tenant, name="Price")
-
-
-@pytest.fixture
-def contoso(tenant):
-    return PartnerFactory(tenant=tenant, name="Contoso", domain="contoso.test")
-
-
-@pytest.fixture
-def contoso_rep(tenant, contoso):
-    return MembershipFactory(
-        tenant=tenant, role="partner_rep", partner=contoso, user__email="rep@contoso.test"
-    )
 
 
 @pytest.fixture

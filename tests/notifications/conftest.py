@@ -105,25 +105,6 @@ def colleague_rep(tenant, partner):
 
 
 @pytest.fixture
-def contoso(tenant):
-    return PartnerFactory(tenant=tenant, name="Contoso", domain="contoso.test")
-
-
-@pytest.fixture
-def contoso_admin(tenant, contoso):
-    return MembershipFactory(
-        tenant=tenant, role="partner_admin", partner=contoso, user__email="padmin@contoso.test"
-    )
-
-
-@pytest.fixture
-def contoso_rep(tenant, contoso):
-    return MembershipFactory(
-        tenant=tenant, role="partner_rep", partner=contoso, user__email="rep@contoso.test"
-    )
-
-
-@pytest.fixture
 def finance(tenant):
     return MembershipFactory(tenant=tenant, role="finance", user__email="finance@acme.test")
 

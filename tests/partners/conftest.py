@@ -9,7 +9,7 @@ import pytest
 
 from partners import services
 from partners.tenancy import tenant_context
-from tests.factories import MembershipFactory, PartnerFactory
+from tests.factories import MembershipFactory
 
 
 @pytest.fixture
@@ -26,19 +26,6 @@ def member(tenant):
 @pytest.fixture
 def analyst(member):
     return member("analyst")
-
-
-@pytest.fixture
-def contoso(tenant):
-    """A second partner organization of the same tenant."""
-    return PartnerFactory(tenant=tenant, name="Contoso", domain="contoso.test")
-
-
-@pytest.fixture
-def contoso_rep(tenant, contoso):
-    return MembershipFactory(
-        tenant=tenant, role="partner_rep", partner=contoso, user__email="rep@contoso.test"
-    )
 
 
 @pytest.fixture
