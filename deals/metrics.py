@@ -12,6 +12,7 @@ which the engine keeps with the tier change.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime, timedelta
 from decimal import Decimal
 
@@ -36,15 +37,20 @@ APPROVED_OR_LATER = (DealStatus.APPROVED, DealStatus.WON, DealStatus.LOST, DealS
 DECIDED = (*APPROVED_OR_LATER, DealStatus.REJECTED)
 
 
-def _partner_deals():
-    return Deal.objects.filter(partner__isnull=False).order_by().values("partner_id")
+def _partner_deals(partner_ids: Collection[int] | None):
+    deals = Deal.objects.filter(partner__isnull=False)
+    if partner_ids is not None:
+        deals = deals.filter(partner_id__in=list(partner_ids))
+    return deals.order_by().values("partner_id")
 
 
 def _year_ago(now: datetime):
     return timezone.localdate(now) - timedelta(days=365)
 
 
-def won_revenue_12m(tenant: Tenant, now: datetime) -> metrics.MetricResult:
+def won_revenue_12m(
+    tenant: Tenant, now: datetime, partner_ids: Collection[int] | None = None
+) -> metrics.MetricResult:
     """Won value (``won_amount``, else ``total``) of deals closed in the last 365 days, in the
     tenant's default currency; won deals in other currencies are excluded with a warning."""
     currency = tenant.default_currency
@@ -53,7 +59,7 @@ def won_revenue_12m(tenant: Tenant, now: datetime) -> metrics.MetricResult:
         "won_amount", "total", output_field=DecimalField(max_digits=20, decimal_places=2)
     )
     rows = (
-        _partner_deals()
+        _partner_deals(partner_ids)
         .filter(won)
         .annotate(
             revenue=Sum(amount, filter=Q(currency=currency)),
@@ -73,9 +79,11 @@ def won_revenue_12m(tenant: Tenant, now: datetime) -> metrics.MetricResult:
     return metrics.MetricResult(values=values, warnings=warnings)
 
 
-def won_deals_12m(tenant: Tenant, now: datetime) -> metrics.MetricResult:
+def won_deals_12m(
+    tenant: Tenant, now: datetime, partner_ids: Collection[int] | None = None
+) -> metrics.MetricResult:
     rows = (
-        _partner_deals()
+        _partner_deals(partner_ids)
         .filter(status=DealStatus.WON, closed_on__gte=_year_ago(now))
         .annotate(n=Count("id"))
         .values_list("partner_id", "n")
@@ -83,10 +91,12 @@ def won_deals_12m(tenant: Tenant, now: datetime) -> metrics.MetricResult:
     return metrics.MetricResult(values={pid: Decimal(n) for pid, n in rows})
 
 
-def deals_registered_90d(tenant: Tenant, now: datetime) -> metrics.MetricResult:
+def deals_registered_90d(
+    tenant: Tenant, now: datetime, partner_ids: Collection[int] | None = None
+) -> metrics.MetricResult:
     """Registrations submitted in the last 90 days (drafts never submitted do not count)."""
     rows = (
-        _partner_deals()
+        _partner_deals(partner_ids)
         .filter(submitted_at__gte=now - timedelta(days=90))
         .annotate(n=Count("id"))
         .values_list("partner_id", "n")
@@ -94,11 +104,13 @@ def deals_registered_90d(tenant: Tenant, now: datetime) -> metrics.MetricResult:
     return metrics.MetricResult(values={pid: Decimal(n) for pid, n in rows})
 
 
-def approval_rate(tenant: Tenant, now: datetime) -> metrics.MetricResult:
+def approval_rate(
+    tenant: Tenant, now: datetime, partner_ids: Collection[int] | None = None
+) -> metrics.MetricResult:
     """Approved-or-later / decided, over registrations decided in the last 365 days, as a
     fraction 0-1 (4 places). A partner with no decided registration has no value."""
     rows = (
-        _partner_deals()
+        _partner_deals(partner_ids)
         .filter(status__in=DECIDED, decided_at__gte=now - timedelta(days=365))
         .annotate(
             decided=Count("id"),

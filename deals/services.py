@@ -38,8 +38,9 @@ from deals.models import (
     PartnerRole,
     Product,
 )
-from deals.normalize import is_valid_domain, matchable_domain, normalize_company
+from deals.normalize import matchable_domain, normalize_company
 from partners import events
+from partners.domains import is_valid_domain
 from partners.models import Membership, Partner, PartnerStatus
 from partners.money import MAX_AMOUNT, minor_units, quantize
 from partners.permissions import membership_permissions

@@ -1,9 +1,10 @@
 """The metric registry of the tier engine.
 
-A metric is a named, set-wise computation: given the tenant (in its ``tenant_context``) and
-the evaluation time, it returns the value of the metric for *every* partner of the tenant in
-one SQL query (a ``GROUP BY partner_id``), never a query per partner. Partners the query does
-not return get the metric's ``default``.
+A metric is a named, set-wise computation: given the tenant (in its ``tenant_context``), the
+evaluation time and optionally some partner ids (``None``: all), it returns the value of the
+metric for *every* partner of the tenant (or those partners) in one SQL
+query (a ``GROUP BY partner_id``), never a query per partner. Partners the query does not
+return get the metric's ``default``.
 
 New metrics plug in by calling :func:`register` (typically from an ``AppConfig.ready``); the
 engine (``partners.tier_engine``) and the tier criteria refer to metrics by ``key`` only. The
@@ -14,7 +15,7 @@ import deals (the layer contract).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -37,7 +38,7 @@ class MetricResult:
     warnings: dict[int, list[str]] = field(default_factory=dict)
 
 
-Compute = Callable[[Tenant, datetime], MetricResult]
+Compute = Callable[[Tenant, datetime, Collection[int] | None], MetricResult]
 
 
 @dataclass(frozen=True)
@@ -50,8 +51,11 @@ class Metric:
     default: Decimal | None = Decimal("0")
     unit: str = ""
 
-    def evaluate(self, tenant: Tenant, now: datetime) -> MetricResult:
-        return self.compute(tenant, now)
+    def evaluate(
+        self, tenant: Tenant, now: datetime, partner_ids: Collection[int] | None = None
+    ) -> MetricResult:
+        """The values for all partners of the tenant, or only for ``partner_ids``."""
+        return self.compute(tenant, now, partner_ids)
 
     def value_for(self, result: MetricResult, partner_id: int) -> Decimal | None:
         return result.values.get(partner_id, self.default)
@@ -95,10 +99,15 @@ def choices() -> list[tuple[str, str]]:
 ACTIVE_USERS = "active_partner_users"
 
 
-def active_partner_users(tenant: Tenant, now: datetime) -> MetricResult:
+def active_partner_users(
+    tenant: Tenant, now: datetime, partner_ids: Collection[int] | None = None
+) -> MetricResult:
     """Active memberships with a partner role whose user account is active."""
+    memberships = Membership.objects.all()
+    if partner_ids is not None:
+        memberships = memberships.filter(partner_id__in=list(partner_ids))
     rows = (
-        Membership.objects.filter(
+        memberships.filter(
             partner__isnull=False,
             is_active=True,
             user__is_active=True,

@@ -17,11 +17,19 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from guardian.models import UserObjectPermissionBase
 from simple_history.models import HistoricalRecords
 
 from partners.roles import PARTNER_ROLES, STAFF_ROLES, Role
 from partners.tenancy import TenantManager, TenantModel
-from partners.tiers import Tier, TierChange, TierChangeKind, TierCriterion
+from partners.tiers import (
+    Tier,
+    TierChange,
+    TierChangeKind,
+    TierCriterion,
+    TierProposal,
+    TierProposalStatus,
+)
 
 currency_validator = RegexValidator(r"^[A-Z]{3}$", _("Use a three-letter ISO 4217 code."))
 
@@ -116,14 +124,80 @@ class PartnerStatus(models.TextChoices):
     OFFBOARDED = "offboarded", _("Offboarded")
 
 
+#: The status changes a partner may go through (``partners.services.partner_set_status``).
+STATUS_TRANSITIONS: dict[str, frozenset[str]] = {
+    PartnerStatus.APPLICANT: frozenset(
+        {PartnerStatus.ONBOARDING, PartnerStatus.ACTIVE, PartnerStatus.OFFBOARDED}
+    ),
+    PartnerStatus.ONBOARDING: frozenset({PartnerStatus.ACTIVE, PartnerStatus.OFFBOARDED}),
+    PartnerStatus.ACTIVE: frozenset({PartnerStatus.SUSPENDED, PartnerStatus.OFFBOARDED}),
+    PartnerStatus.SUSPENDED: frozenset({PartnerStatus.ACTIVE, PartnerStatus.OFFBOARDED}),
+    PartnerStatus.OFFBOARDED: frozenset({PartnerStatus.ONBOARDING}),
+}
+#: Statuses a change into needs a reason (shown to the partner's users).
+STATUSES_NEEDING_REASON = frozenset({PartnerStatus.SUSPENDED, PartnerStatus.OFFBOARDED})
+
+
+class PartnerType(models.TextChoices):
+    RESELLER = "reseller", _("Reseller")
+    REFERRAL = "referral", _("Referral / affiliate")
+    DISTRIBUTOR = "distributor", _("Distributor")
+    TECHNOLOGY = "technology", _("Technology / ISV")
+    SYSTEMS_INTEGRATOR = "systems_integrator", _("Systems integrator")
+    MSP = "msp", _("Managed service provider (MSP)")
+    CONSULTANT = "consultant", _("Influencer / consultant")
+
+
+class PartnerSegment(models.TextChoices):
+    SMB = "smb", _("Small business")
+    MID_MARKET = "mid_market", _("Mid-market")
+    ENTERPRISE = "enterprise", _("Enterprise")
+    PUBLIC_SECTOR = "public_sector", _("Public sector")
+
+
+class Competency(TenantModel):
+    """A competency a partner can hold (the tenant's list, kept in admin). Partners store
+    the names (``Partner.competencies``), which lead routing matches against leads."""
+
+    name = models.CharField(_("name"), max_length=100)
+    description = models.TextField(_("description"), blank=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name_plural = _("competencies")
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "name"], name="competency_name_per_tenant")
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
 class Partner(TenantModel):
-    """A partner organization of a tenant. Later issues extend it (type, tier, regions...)."""
+    """A partner organization of a tenant."""
 
     name = models.CharField(_("name"), max_length=200)
+    legal_name = models.CharField(_("legal name"), max_length=300, blank=True)
     domain = models.CharField(_("website domain"), max_length=253)
+    partner_type = models.CharField(
+        _("type"), max_length=32, choices=PartnerType.choices, default=PartnerType.RESELLER
+    )
+    segment = models.CharField(_("segment"), max_length=32, choices=PartnerSegment.choices,
+                               blank=True)  # fmt: skip
+    employee_count = models.PositiveIntegerField(_("employees"), null=True, blank=True)
     status = models.CharField(
         _("status"), max_length=20, choices=PartnerStatus.choices, default=PartnerStatus.ACTIVE
     )
+    # The last status change (every one is kept in PartnerStatusChange) and why: a
+    # suspended partner's users read the reason where they would register a deal.
+    status_changed_at = models.DateTimeField(_("status since"), null=True, blank=True,
+                                             editable=False)  # fmt: skip
+    status_reason = models.CharField(_("status reason"), max_length=500, blank=True,
+                                     editable=False)  # fmt: skip
+    activated_on = models.DateField(
+        _("activation date"), null=True, blank=True,
+        help_text=_("The day the partner first became active."),
+    )  # fmt: skip
     # Where and in what the partner sells: used by lead routing.
     countries = ArrayField(
         models.CharField(max_length=2), default=list, blank=True,
@@ -155,9 +229,94 @@ class Partner(TenantModel):
             models.UniqueConstraint(fields=["tenant", "domain"], name="partner_domain_per_tenant"),
             models.UniqueConstraint(fields=["tenant", "name"], name="partner_name_per_tenant"),
         ]
+        indexes = [
+            models.Index(fields=["tenant", "status"], name="partner_status_idx"),
+            models.Index(fields=["tenant", "tier"], name="partner_tier_idx"),
+        ]
+        permissions = [
+            # Granted per partner (django-guardian) to the channel managers assigned to it.
+            ("manage_partner", "Can manage an assigned partner"),
+            # Roles that see every partner; the others (channel managers) see their own.
+            ("view_all_partners", "Can see every partner of the tenant"),
+            ("assign_partner_manager", "Can assign channel managers to partners"),
+            ("import_partner", "Can import partners from CSV"),
+            ("decide_tier_proposal", "Can approve or reject proposed tier changes"),
+            # Partner admins: their own organization's company profile.
+            ("change_partner_profile", "Can edit their own organization's profile"),
+        ]
 
     def __str__(self) -> str:
         return self.name
+
+
+class PartnerUserObjectPermission(UserObjectPermissionBase):
+    """django-guardian grants on partners (a channel manager assigned to a partner), with a
+    real foreign key so the directory filters by a join, not a text compare."""
+
+    content_object = models.ForeignKey(Partner, on_delete=models.CASCADE)
+
+
+class PartnerStatusChange(TenantModel):
+    """One dated status transition of a partner: from, to, when, who, why."""
+
+    partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="status_changes")
+    from_status = models.CharField(max_length=20, choices=PartnerStatus.choices, blank=True)
+    to_status = models.CharField(max_length=20, choices=PartnerStatus.choices)
+    at = models.DateTimeField(default=timezone.now)
+    changed_by = models.ForeignKey(
+        User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    reason = models.CharField(_("reason"), max_length=500, blank=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        indexes = [
+            models.Index(fields=["tenant", "partner", "-at"], name="partner_status_change_idx")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.partner_id}: {self.from_status or '-'} -> {self.to_status}"
+
+
+class PartnerImportStatus(models.TextChoices):
+    VALIDATING = "validating", _("Checking")
+    PREVIEW = "preview", _("Ready to import")
+    INVALID = "invalid", _("Has errors")
+    IMPORTING = "importing", _("Importing")
+    DONE = "done", _("Imported")
+    FAILED = "failed", _("Failed")
+    CANCELLED = "cancelled", _("Cancelled")
+
+
+class PartnerImport(TenantModel):
+    """A CSV of partners (and their first partner admins) being checked and imported.
+
+    Checking and importing run as Celery jobs; ``processed_rows`` of ``total_rows`` is the
+    progress the pages poll. The import is all or nothing (``partners.imports``)."""
+
+    created_by = models.ForeignKey(
+        User, on_delete=models.SET_NULL, null=True, related_name="+", editable=False
+    )
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    filename = models.CharField(max_length=255, blank=True)
+    content = models.TextField(editable=False)
+    status = models.CharField(
+        max_length=20, choices=PartnerImportStatus.choices, default=PartnerImportStatus.VALIDATING
+    )
+    total_rows = models.PositiveIntegerField(default=0)
+    processed_rows = models.PositiveIntegerField(default=0)
+    #: ``[{"row": 3, "field": "domain", "message": "..."}]``; rows count from 2 (the header
+    #: is row 1), as a spreadsheet shows them.
+    errors = models.JSONField(default=list, blank=True)
+    created_count = models.PositiveIntegerField(default=0)
+    invited_count = models.PositiveIntegerField(default=0)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.filename or 'import'} ({self.get_status_display()})"
 
 
 class Membership(TenantModel):
@@ -374,21 +533,32 @@ class Notification(TenantModel):
 
 
 __all__ = [
+    "STATUSES_NEEDING_REASON",
+    "STATUS_TRANSITIONS",
     "ApiToken",
     "AutomationOutcome",
     "AutomationRun",
+    "Competency",
     "EventDelivery",
     "Invitation",
     "Membership",
     "Notification",
     "OutboxEvent",
     "Partner",
+    "PartnerImport",
+    "PartnerImportStatus",
+    "PartnerSegment",
     "PartnerStatus",
+    "PartnerStatusChange",
+    "PartnerType",
+    "PartnerUserObjectPermission",
     "Tenant",
     "TenantManager",
     "Tier",
     "TierChange",
     "TierChangeKind",
     "TierCriterion",
+    "TierProposal",
+    "TierProposalStatus",
     "User",
 ]

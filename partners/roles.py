@@ -32,6 +32,9 @@ _VIEW_DIRECTORY = [
     "partners.view_partner",
     "partners.view_membership",
 ]
+# Tiers and their history are read by every staff role; partner users read their own
+# tier (the portal home, the API) by rule in the selectors.
+_TIERS_READ = ["partners.view_tier", "partners.view_tiercriterion", "partners.view_tierchange"]
 # Deal registration (the deals app): staff see every deal of the tenant; partner users see
 # their organization's (partner admins) or their own and shared ones (reps), by rule in
 # deals.selectors, so they hold register_deal rather than view_deal.
@@ -54,9 +57,20 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "partners.view_tenant",
         "partners.change_tenant",
         "partners.view_partner",
+        "partners.view_all_partners",
         "partners.add_partner",
         "partners.change_partner",
         "partners.delete_partner",
+        "partners.assign_partner_manager",
+        "partners.import_partner",
+        "partners.decide_tier_proposal",
+        "partners.view_tierproposal",
+        "partners.view_partnerstatuschange",
+        "partners.view_competency",
+        "partners.add_competency",
+        "partners.change_competency",
+        "partners.delete_competency",
+        "partners.view_partnerimport",
         "partners.view_membership",
         "partners.add_membership",
         "partners.change_membership",
@@ -91,29 +105,46 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
     ],
     Role.CHANNEL_MANAGER: [
         *_DEALS_REVIEW,
+        *_TIERS_READ,
+        # Channel managers act on the partners assigned to them (a guardian grant of
+        # partners.manage_partner per partner); they do not hold view_all_partners.
         "partners.access_staff_console",
         "partners.invite_partner_user",
         "partners.change_partner",
+        "partners.decide_tier_proposal",
+        "partners.view_tierproposal",
+        "partners.view_partnerstatuschange",
         "partners.view_invitation",
         "partners.add_invitation",
         "partners.delete_invitation",
         *_VIEW_DIRECTORY,
     ],
-    Role.FINANCE: ["partners.access_staff_console", *_VIEW_DIRECTORY, *_DEALS_READ],
+    Role.FINANCE: [
+        "partners.access_staff_console",
+        "partners.view_all_partners",
+        *_VIEW_DIRECTORY,
+        *_TIERS_READ,
+        *_DEALS_READ,
+    ],
     Role.MARKETING: [
         "partners.access_staff_console",
         "partners.view_partner",
+        "partners.view_all_partners",
+        *_TIERS_READ,
         *_DEALS_READ,
         "deals.manage_lead",
     ],
     Role.ANALYST: [
         "partners.access_staff_console",
+        "partners.view_all_partners",
+        *_TIERS_READ,
         *_DEALS_READ,
         "partners.view_automationrun",
         *_VIEW_DIRECTORY,
     ],
     Role.PARTNER_ADMIN: [
         "partners.access_partner_portal",
+        "partners.change_partner_profile",
         "partners.invite_partner_user",
         "partners.view_invitation",
         "partners.add_invitation",

@@ -4,13 +4,38 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
 
 from django.core.cache import cache
-from django.db.models import QuerySet
+from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
-from partners.models import ApiToken, Invitation, Membership, Partner, Tenant, User
+from partners import metrics as metric_registry
+from partners.models import (
+    ApiToken,
+    Competency,
+    Invitation,
+    Membership,
+    Partner,
+    PartnerStatusChange,
+    PartnerUserObjectPermission,
+    Tenant,
+    User,
+)
+from partners.permissions import membership_permissions
+from partners.roles import Role
 from partners.tenancy import dangerously_all_tenants, require_tenant
+from partners.tiers import (
+    Tier,
+    TierChange,
+    TierCriterion,
+    TierProposal,
+    TierProposalStatus,
+    criterion_holds,
+)
 
 
 def hash_secret(secret: str) -> str:
@@ -170,11 +195,262 @@ def pending_invitation_list(*, actor: Membership) -> QuerySet[Invitation]:
     )
 
 
+#: The guardian permission (codename) a channel manager holds on each assigned partner.
+MANAGE_PARTNER = "manage_partner"
+#: Roles that may be assigned to a partner as its manager.
+MANAGER_ROLES = (Role.CHANNEL_MANAGER, Role.TENANT_ADMIN)
+
+
+def _managed_partner_ids(*, user_id: int) -> QuerySet:
+    return PartnerUserObjectPermission.objects.filter(
+        user_id=user_id,
+        permission__codename=MANAGE_PARTNER,
+        permission__content_type__app_label="partners",
+    ).values("content_object_id")
+
+
+def sees_all_partners(actor: Membership) -> bool:
+    return "partners.view_all_partners" in membership_permissions(actor)
+
+
 def partner_list(*, actor: Membership) -> QuerySet[Partner]:
-    queryset = Partner.objects.order_by("name")
+    """Partners an actor may see: partner users their own organization; staff with
+    ``view_all_partners`` every partner; channel managers the partners assigned to them."""
+    queryset = Partner.objects.select_related("tier").order_by("name")
     if actor.is_partner_member:
-        queryset = queryset.filter(pk=actor.partner_id)
-    return queryset
+        return queryset.filter(pk=actor.partner_id)
+    if sees_all_partners(actor):
+        return queryset
+    return queryset.filter(pk__in=_managed_partner_ids(user_id=actor.user_id))
+
+
+def can_manage_partner(*, actor: Membership, partner: Partner) -> bool:
+    """Staff who may change ``partner``: ``change_partner`` and (every partner, or assigned)."""
+    permissions = membership_permissions(actor)
+    if actor.is_partner_member or "partners.change_partner" not in permissions:
+        return False
+    if "partners.view_all_partners" in permissions:
+        return True
+    return _managed_partner_ids(user_id=actor.user_id).filter(content_object_id=partner.pk).exists()
+
+
+#: Sort keys of the partner directory (``?sort=``); a leading "-" reverses.
+PARTNER_SORTS = {
+    "name": ("name",),
+    "created": ("created_at", "id"),
+    "activated": ("activated_on", "id"),
+    "status": ("status", "name"),
+    "tier": ("tier__rank", "name"),
+    "type": ("partner_type", "name"),
+}
+
+
+@dataclass
+class PartnerFilters:
+    """The partner directory's filters (console page, CSV export and API share them)."""
+
+    q: str = ""
+    tier: list[int] = field(default_factory=list)  # tier ids; 0 means "no tier"
+    partner_type: list[str] = field(default_factory=list)
+    status: list[str] = field(default_factory=list)
+    segment: list[str] = field(default_factory=list)
+    region: str = ""
+    country: str = ""
+    competency: str = ""
+    manager: int | None = None  # a user id
+    sort: str = "name"
+
+
+def partner_directory(*, actor: Membership, filters: PartnerFilters) -> QuerySet[Partner]:
+    """The partner directory: :func:`partner_list` narrowed by ``filters`` and sorted."""
+    queryset = partner_list(actor=actor)
+    q = filters.q.strip()
+    if q:
+        queryset = queryset.filter(
+            Q(name__icontains=q) | Q(legal_name__icontains=q) | Q(domain__icontains=q.lower())
+        )
+    if filters.tier:
+        ids = [t for t in filters.tier if t]
+        cond = Q(tier_id__in=ids) if ids else Q(pk__in=[])
+        if 0 in filters.tier:
+            cond |= Q(tier__isnull=True)
+        queryset = queryset.filter(cond)
+    if filters.partner_type:
+        queryset = queryset.filter(partner_type__in=filters.partner_type)
+    if filters.status:
+        queryset = queryset.filter(status__in=filters.status)
+    if filters.segment:
+        queryset = queryset.filter(segment__in=filters.segment)
+    if filters.region:
+        queryset = queryset.filter(regions__contains=[filters.region])
+    if filters.country:
+        queryset = queryset.filter(countries__contains=[filters.country.upper()])
+    if filters.competency:
+        queryset = queryset.filter(competencies__contains=[filters.competency])
+    if filters.manager:
+        queryset = queryset.filter(pk__in=_managed_partner_ids(user_id=filters.manager))
+    sort = filters.sort or "name"
+    descending = sort.startswith("-")
+    keys = PARTNER_SORTS.get(sort.lstrip("-"), PARTNER_SORTS["name"])
+    order = []
+    for key in keys:
+        expr = F(key)
+        order.append(expr.desc(nulls_last=True) if descending else expr.asc(nulls_last=True))
+    return queryset.order_by(*order)
+
+
+def partner_managers(*, partner_ids: Iterable[int]) -> dict[int, list[User]]:
+    """The managers assigned to each partner (users with the guardian grant), by partner."""
+    ids = list(partner_ids)
+    out: dict[int, list[User]] = {pid: [] for pid in ids}
+    if not ids:
+        return out
+    rows = (
+        PartnerUserObjectPermission.objects.filter(
+            content_object_id__in=ids,
+            permission__codename=MANAGE_PARTNER,
+            permission__content_type__app_label="partners",
+        )
+        .select_related("user")
+        .order_by("user__email")
+    )
+    for row in rows:
+        out.setdefault(row.content_object_id, []).append(row.user)
+    return out
+
+
+def manager_candidates() -> QuerySet[Membership]:
+    """Staff who can be assigned to a partner: active channel managers and tenant admins."""
+    require_tenant()
+    return (
+        Membership.objects.select_related("user")
+        .filter(is_active=True, user__is_active=True, role__in=[r.value for r in MANAGER_ROLES])
+        .order_by("user__email")
+    )
+
+
+def competency_names() -> list[str]:
+    """The tenant's configured competencies (the list partners' competencies come from)."""
+    require_tenant()
+    return list(Competency.objects.order_by("name").values_list("name", flat=True))
+
+
+def partner_status_history(*, partner: Partner) -> QuerySet[PartnerStatusChange]:
+    return PartnerStatusChange.objects.filter(partner=partner).select_related("changed_by")
+
+
+def tier_list() -> QuerySet[Tier]:
+    """The tenant's tiers, best first, with their criteria."""
+    require_tenant()
+    return Tier.objects.order_by("-rank").prefetch_related("criteria")
+
+
+def tier_history(*, partner: Partner) -> QuerySet[TierChange]:
+    return TierChange.objects.filter(partner=partner).select_related("from_tier", "to_tier")
+
+
+def tier_proposal_queue(*, actor: Membership) -> QuerySet[TierProposal]:
+    """Pending tier proposals of the partners the actor may see, oldest first."""
+    return (
+        TierProposal.objects.filter(
+            status=TierProposalStatus.PENDING,
+            partner__in=partner_list(actor=actor).order_by().values("pk"),
+        )
+        .select_related("partner", "from_tier", "to_tier")
+        .order_by("created_at", "id")
+    )
+
+
+@dataclass
+class CriterionProgress:
+    metric: str
+    label: str
+    operator: str
+    operator_label: str
+    threshold: Decimal
+    value: Decimal | None
+    met: bool
+    #: How much is missing to meet the criterion (for ">=" and ">"), else None.
+    missing: Decimal | None
+    unit: str = ""
+
+
+@dataclass
+class TierProgress:
+    """A partner's tier, its benefits and progress toward the next tier (the portal home)."""
+
+    partner: Partner
+    tier: Tier | None
+    next_tier: Tier | None
+    criteria: list[CriterionProgress]
+    values: dict[str, Decimal | None]
+    warnings: list[str]
+    evaluated_at: datetime
+
+
+def partner_metrics(
+    *, partner: Partner, keys: Iterable[str] | None = None, now: datetime | None = None
+) -> tuple[dict[str, Decimal | None], list[str]]:
+    """The current values of metrics (every registered one unless ``keys``) for one
+    partner, each computed by the metric's own set-wise query restricted to the partner."""
+    now = now or timezone.now()
+    tenant = require_tenant()
+    values: dict[str, Decimal | None] = {}
+    warnings: list[str] = []
+    wanted = list(keys) if keys is not None else [m.key for m in metric_registry.all_metrics()]
+    for key in wanted:
+        metric = metric_registry.get(key)
+        if metric is None:
+            values[key] = None
+            continue
+        result = metric.evaluate(tenant, now, [partner.pk])
+        values[key] = metric.value_for(result, partner.pk)
+        warnings.extend(result.warnings.get(partner.pk, []))
+    return values, warnings
+
+
+def _missing(operator: str, value: Decimal | None, threshold: Decimal) -> Decimal | None:
+    if operator not in (">=", ">"):
+        return None
+    if value is None:
+        return threshold
+    gap = threshold - Decimal(value)
+    return gap if gap > 0 else None
+
+
+def partner_tier_progress(*, partner: Partner, now: datetime | None = None) -> TierProgress:
+    """The partner's tier and, for the next tier up, each criterion's value, threshold and
+    what is missing (values computed now, as the engine would)."""
+
+    now = now or timezone.now()
+    tiers = list(Tier.objects.order_by("rank"))
+    current = next((t for t in tiers if t.pk == partner.tier_id), None)
+    current_rank = current.rank if current else -1
+    next_tier = next((t for t in tiers if t.rank > current_rank), None)
+    criteria: list[TierCriterion] = (
+        list(TierCriterion.objects.filter(tier=next_tier).order_by("id")) if next_tier else []
+    )
+    values, warnings = partner_metrics(
+        partner=partner, keys=sorted({c.metric for c in criteria}), now=now
+    )
+    progress = []
+    for c in criteria:
+        metric = metric_registry.get(c.metric)
+        value = values.get(c.metric)
+        met = criterion_holds(c.operator, value, c.threshold)
+        progress.append(
+            CriterionProgress(
+                metric=c.metric, label=str(metric.label) if metric else c.metric,
+                operator=c.operator, operator_label=c.get_operator_display(),
+                threshold=c.threshold, value=value, met=met,
+                missing=None if met else _missing(c.operator, value, c.threshold),
+                unit=metric.unit if metric else "",
+            )
+        )  # fmt: skip
+    return TierProgress(
+        partner=partner, tier=current, next_tier=next_tier, criteria=progress,
+        values=values, warnings=warnings, evaluated_at=now,
+    )  # fmt: skip
 
 
 def api_token_list(*, actor: Membership, all_members: bool = False) -> QuerySet[ApiToken]:

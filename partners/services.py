@@ -21,8 +21,20 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from partners import events, selectors
-from partners.models import ApiToken, Invitation, Membership, Partner, PartnerStatus, Tenant, User
+from partners import events, grants, selectors
+from partners.domains import is_valid_domain, normalize_domain
+from partners.models import (
+    STATUS_TRANSITIONS,
+    STATUSES_NEEDING_REASON,
+    ApiToken,
+    Invitation,
+    Membership,
+    Partner,
+    PartnerStatus,
+    PartnerStatusChange,
+    Tenant,
+    User,
+)
 from partners.permissions import membership_permissions
 from partners.roles import PARTNER_ROLES, STAFF_ROLES, Role, invitable_roles
 from partners.selectors import hash_secret
@@ -88,19 +100,247 @@ def tenant_update_settings(
 # ---------------------------------------------------------------- partners
 
 
+#: Profile fields vendor staff edit (``partner_create`` / ``partner_update``).
+STAFF_PROFILE_FIELDS = (
+    "name",
+    "legal_name",
+    "domain",
+    "partner_type",
+    "segment",
+    "employee_count",
+    "countries",
+    "regions",
+    "competencies",
+    "lead_capacity",
+)
+#: Fields a partner admin edits on their own company profile.
+PARTNER_PROFILE_FIELDS = ("legal_name", "employee_count", "countries", "regions")
+
+
+def _clean_profile(tenant: Tenant, values: dict) -> dict:
+    """Normalize profile values; unknown competencies and bad country codes are errors."""
+    out = dict(values)
+    errors: dict[str, list[str]] = {}
+    if "name" in out:
+        out["name"] = (out["name"] or "").strip()
+    if "legal_name" in out:
+        out["legal_name"] = (out["legal_name"] or "").strip()
+    if "domain" in out:
+        out["domain"] = normalize_domain(out["domain"] or "")
+        if not is_valid_domain(out["domain"]):
+            errors["domain"] = [_("Enter the partner's website domain, such as example.com.")]
+    if "countries" in out:
+        codes = [str(c).strip().upper() for c in out["countries"] or [] if str(c).strip()]
+        bad = [c for c in codes if len(c) != 2 or not c.isalpha()]
+        if bad:
+            errors["countries"] = [
+                _("Not a two-letter country code: %(codes)s.") % {"codes": ", ".join(bad)}
+            ]
+        out["countries"] = sorted(set(codes))
+    if "regions" in out:
+        out["regions"] = sorted({str(r).strip() for r in out["regions"] or [] if str(r).strip()})
+    if "competencies" in out:
+        names = sorted({str(c).strip() for c in out["competencies"] or [] if str(c).strip()})
+        known = set(selectors.competency_names())
+        unknown = [n for n in names if n not in known]
+        if unknown:
+            errors["competencies"] = [
+                _("Not a competency of this program: %(names)s.") % {"names": ", ".join(unknown)}
+            ]
+        out["competencies"] = names
+    if errors:
+        raise ValidationError(errors)
+    return out
+
+
+def _check_unique(partner: Partner) -> None:
+    others = Partner.objects.exclude(pk=partner.pk) if partner.pk else Partner.objects.all()
+    errors = {}
+    if others.filter(name__iexact=partner.name).exists():
+        errors["name"] = [_("Another partner of this program has this name.")]
+    if others.filter(domain=partner.domain).exists():
+        errors["domain"] = [_("Another partner of this program has this domain.")]
+    if errors:
+        raise ValidationError(errors)
+
+
 @transaction.atomic
 def partner_create(
-    *, actor: Membership | None, name: str, domain: str, status: str = PartnerStatus.ACTIVE
+    *,
+    actor: Membership | None,
+    name: str,
+    domain: str,
+    status: str = PartnerStatus.ACTIVE,
+    managers: list[Membership] | None = None,
+    status_reason: str = "",
+    **profile,
 ) -> Partner:
+    """Add a partner organization (profile fields: ``STAFF_PROFILE_FIELDS``)."""
     if actor is not None:
         _require_perm(actor, "partners.add_partner")
     tenant = require_tenant()
-    partner = Partner(
-        tenant=tenant, name=name.strip(), domain=domain.strip().lower(), status=status
-    )
-    partner.full_clean()
+    unknown = set(profile) - set(STAFF_PROFILE_FIELDS)
+    if unknown:
+        raise TypeError(f"Unknown partner fields: {sorted(unknown)}")
+    if status not in PartnerStatus.values:
+        raise ValidationError({"status": _("Unknown status.")})
+    values = _clean_profile(tenant, {"name": name, "domain": domain, **profile})
+    now = timezone.now()
+    partner = Partner(tenant=tenant, status=status, status_changed_at=now, **values)
+    if status == PartnerStatus.ACTIVE:
+        partner.activated_on = timezone.localdate(now)
+    if status in STATUSES_NEEDING_REASON:
+        partner.status_reason = status_reason.strip()[:500]
+    partner.full_clean(validate_unique=False, validate_constraints=False)
+    _check_unique(partner)
     partner.save()
+    PartnerStatusChange.objects.create(
+        tenant=tenant, partner=partner, from_status="", to_status=status, at=now,
+        changed_by=actor.user if actor else None, reason=partner.status_reason,
+    )  # fmt: skip
+    if managers:
+        _set_managers(partner, managers)
     events.record(tenant=tenant, name="partner.created", payload={"partner_id": partner.pk})
+    return partner
+
+
+def _require_partner_access(actor: Membership, partner: Partner) -> None:
+    if not selectors.can_manage_partner(actor=actor, partner=partner):
+        raise PermissionDenied(_("You do not manage this partner."))
+
+
+@transaction.atomic
+def partner_update(*, actor: Membership | None, partner: Partner, **changes) -> Partner:
+    """Change a partner's profile. Staff (who manage the partner) change
+    ``STAFF_PROFILE_FIELDS``; the partner's own admins ``PARTNER_PROFILE_FIELDS``."""
+    if actor is not None and actor.is_partner_member:
+        _require_perm(actor, "partners.change_partner_profile")
+        if partner.pk != actor.partner_id:
+            raise PermissionDenied(_("You can only edit your own organization."))
+        allowed = PARTNER_PROFILE_FIELDS
+    else:
+        if actor is not None:
+            _require_partner_access(actor, partner)
+        allowed = STAFF_PROFILE_FIELDS
+    unknown = set(changes) - set(allowed)
+    if unknown:
+        raise ValidationError(
+            {f: [_("This field cannot be changed here.")] for f in sorted(unknown)}
+        )
+    tenant = require_tenant()
+    values = _clean_profile(tenant, changes)
+    partner = Partner.objects.select_for_update().get(pk=partner.pk)
+    for key, value in values.items():
+        setattr(partner, key, value)
+    partner.full_clean(validate_unique=False, validate_constraints=False)
+    _check_unique(partner)
+    partner.save()
+    events.record(
+        tenant=tenant,
+        name="partner.updated",
+        payload={"partner_id": partner.pk, "fields": sorted(values)},
+    )
+    return partner
+
+
+@transaction.atomic
+def partner_set_status(
+    *, actor: Membership | None, partner: Partner, status: str, reason: str = ""
+) -> Partner:
+    """Move a partner to ``status`` along ``STATUS_TRANSITIONS`` (suspending or offboarding
+    needs a reason, which the partner's users are shown). The first activation dates it."""
+    if actor is not None:
+        _require_partner_access(actor, partner)
+    tenant = require_tenant()
+    partner = Partner.objects.select_for_update().get(pk=partner.pk)
+    if status not in PartnerStatus.values:
+        raise ValidationError({"status": _("Unknown status.")})
+    if status not in STATUS_TRANSITIONS[partner.status]:
+        raise ValidationError(
+            {
+                "status": _("A partner that is %(from)s cannot become %(to)s.")
+                % {
+                    "from": partner.get_status_display().lower(),
+                    "to": PartnerStatus(status).label.lower(),
+                }
+            }
+        )
+    reason = (reason or "").strip()
+    if status in STATUSES_NEEDING_REASON and not reason:
+        raise ValidationError({"reason": _("Say why; the partner's users will see it.")})
+    if len(reason) > 500:
+        raise ValidationError({"reason": _("Keep the reason under 500 characters.")})
+    now = timezone.now()
+    previous = partner.status
+    partner.status = status
+    partner.status_changed_at = now
+    partner.status_reason = reason if status in STATUSES_NEEDING_REASON else ""
+    if status == PartnerStatus.ACTIVE and partner.activated_on is None:
+        partner.activated_on = timezone.localdate(now)
+    partner.save(update_fields=["status", "status_changed_at", "status_reason", "activated_on"])
+    PartnerStatusChange.objects.create(
+        tenant=tenant, partner=partner, from_status=previous, to_status=status, at=now,
+        changed_by=actor.user if actor else None, reason=reason,
+    )  # fmt: skip
+    events.record(
+        tenant=tenant,
+        name="partner.status_changed",
+        payload={"partner_id": partner.pk, "from": previous, "to": status, "reason": reason},
+    )
+    return partner
+
+
+def partner_suspend(*, actor: Membership | None, partner: Partner, reason: str) -> Partner:
+    return partner_set_status(
+        actor=actor, partner=partner, status=PartnerStatus.SUSPENDED, reason=reason
+    )
+
+
+def partner_reactivate(*, actor: Membership | None, partner: Partner, reason: str = "") -> Partner:
+    if partner.status != PartnerStatus.SUSPENDED:
+        raise ValidationError({"status": _("Only a suspended partner can be reactivated.")})
+    return partner_set_status(
+        actor=actor, partner=partner, status=PartnerStatus.ACTIVE, reason=reason
+    )
+
+
+def _set_managers(partner: Partner, managers: list[Membership]) -> tuple[set[int], set[int]]:
+    allowed = {m.pk: m for m in selectors.manager_candidates()}
+    bad = [m for m in managers if m.pk not in allowed]
+    if bad:
+        raise ValidationError(
+            {"managers": [_("Only active channel managers and tenant admins can be assigned.")]}
+        )
+    wanted = {m.user_id: m.user for m in managers}
+    current = set(selectors.partner_managers(partner_ids=[partner.pk])[partner.pk])
+    current_ids = {u.pk for u in current}
+    for user in current:
+        if user.pk not in wanted:
+            grants.revoke(user=user, perm=f"partners.{selectors.MANAGE_PARTNER}", obj=partner)
+    for user_id, user in wanted.items():
+        if user_id not in current_ids:
+            grants.grant(user=user, perm=f"partners.{selectors.MANAGE_PARTNER}", obj=partner)
+    return set(wanted) - current_ids, current_ids - set(wanted)
+
+
+@transaction.atomic
+def partner_assign_managers(
+    *, actor: Membership | None, partner: Partner, managers: list[Membership]
+) -> Partner:
+    """Make ``managers`` (channel managers or tenant admins of the tenant) exactly the
+    partner's assigned managers, as django-guardian grants of ``partners.manage_partner``."""
+    if actor is not None:
+        _require_perm(actor, "partners.assign_partner_manager")
+    tenant = require_tenant()
+    for manager in managers:
+        partner.assert_same_tenant(manager)
+    added, removed = _set_managers(partner, managers)
+    if added or removed:
+        events.record(
+            tenant=tenant,
+            name="partner.managers_changed",
+            payload={"partner_id": partner.pk, "added": sorted(added), "removed": sorted(removed)},
+        )
     return partner
 
 

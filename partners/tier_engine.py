@@ -17,6 +17,13 @@ One run (:func:`tiers_evaluate`) is one transaction in the tenant's context:
 
 ``dry_run=True`` computes the same proposals and writes nothing.
 
+When the tenant wants tier changes approved (``partners.tiers.changes_need_approval``), a
+promotion or due demotion is not applied but kept as a pending ``TierProposal`` (one per
+partner; a run that concludes otherwise supersedes it, a partner that no longer needs a
+change has its pending proposal superseded, and a rejected proposal is not raised again until
+the conclusion changes). :func:`tier_proposal_decide` approves (applies, with the
+``TierChange``) or rejects it.
+
 Only partners with status *active* are evaluated; the others keep their tier as it is.
 """
 
@@ -26,7 +33,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -34,17 +41,22 @@ from django.utils.translation import gettext as _
 from partners import events
 from partners import metrics as metric_registry
 from partners.models import Membership, Partner, PartnerStatus, Tenant
+from partners.permissions import membership_permissions
 from partners.tenancy import tenant_context
 from partners.tiers import (
     Tier,
     TierChange,
     TierChangeKind,
     TierCriterion,
+    TierProposal,
+    TierProposalStatus,
+    changes_need_approval,
     criterion_holds,
     demotion_grace_days,
 )
 
 EVENT = "partner.tier_changed"
+PROPOSED_EVENT = "partner.tier_proposed"
 
 
 @dataclass
@@ -60,6 +72,8 @@ class Proposal:
     metrics: dict[str, str]
     warnings: list[str] = field(default_factory=list)
     change_id: int | None = None
+    #: In approval mode: the pending ``TierProposal`` that waits for a decision.
+    proposal_id: int | None = None
 
 
 def _json_value(value: Decimal | None) -> str | None:
@@ -117,6 +131,7 @@ def _evaluate(tenant: Tenant, *, dry_run: bool, now: datetime) -> list[Proposal]
         partners = partners.select_for_update(of=("self",))
     grace = timedelta(days=demotion_grace_days(tenant))
     today = timezone.localdate(now)
+    approval = changes_need_approval(tenant)
 
     proposals: list[Proposal] = []
     touched: list[Partner] = []
@@ -167,6 +182,8 @@ def _evaluate(tenant: Tenant, *, dry_run: bool, now: datetime) -> list[Proposal]
                 to_tier=earned, kind=kind, reason=reason, metrics=snapshot, warnings=warnings,
             )
         )  # fmt: skip
+        if approval:  # the tier changes when a manager approves; shortfall date stays
+            continue
         partner.tier = earned
         partner.tier_shortfall_since = None
         touched.append(partner)
@@ -176,9 +193,134 @@ def _evaluate(tenant: Tenant, *, dry_run: bool, now: datetime) -> list[Proposal]
 
     if touched:
         Partner.objects.bulk_update(touched, ["tier", "tier_shortfall_since"])
+    if approval:
+        return _propose(tenant, proposals, now=now)
     for proposal in proposals:
         proposal.change_id = _record_change(tenant, proposal, now=now).pk
     return proposals
+
+
+def _propose(tenant: Tenant, proposals: list[Proposal], *, now: datetime) -> list[Proposal]:
+    """Approval mode: keep one pending ``TierProposal`` per partner that needs a change."""
+    pending = {
+        p.partner_id: p for p in TierProposal.objects.filter(status=TierProposalStatus.PENDING)
+    }
+    wanted = {p.partner_id: p for p in proposals}
+    # The newest rejection per partner: not raised again while the conclusion is the same.
+    rejected: dict[int, tuple[int | None, int | None]] = {}
+    for partner_id, from_id, to_id in (
+        TierProposal.objects.filter(status=TierProposalStatus.REJECTED, partner_id__in=list(wanted))
+        .order_by("partner_id", "-decided_at", "-id")
+        .distinct("partner_id")
+        .values_list("partner_id", "from_tier_id", "to_tier_id")
+    ):
+        rejected[partner_id] = (from_id, to_id)
+
+    stale = [
+        p.pk
+        for partner_id, p in pending.items()
+        if partner_id not in wanted
+        or (p.from_tier_id, p.to_tier_id) != _tier_ids(wanted[partner_id])
+    ]
+    if stale:
+        TierProposal.objects.filter(pk__in=stale).update(
+            status=TierProposalStatus.SUPERSEDED, decided_at=now
+        )
+    kept: list[Proposal] = []
+    new_rows: list[TierProposal] = []
+    for partner_id, proposal in wanted.items():
+        existing = pending.get(partner_id)
+        if existing is not None and existing.pk not in stale:
+            proposal.proposal_id = existing.pk
+            kept.append(proposal)
+            continue
+        if rejected.get(partner_id) == _tier_ids(proposal):
+            continue
+        new_rows.append(
+            TierProposal(
+                tenant=tenant, partner_id=partner_id, from_tier=proposal.from_tier,
+                to_tier=proposal.to_tier, kind=proposal.kind, reason=proposal.reason,
+                metrics={"values": proposal.metrics, "warnings": proposal.warnings},
+                created_at=now,
+            )
+        )  # fmt: skip
+        kept.append(proposal)
+    created = TierProposal.objects.bulk_create(new_rows)
+    by_partner = {row.partner_id: row.pk for row in created}
+    for proposal in kept:
+        if proposal.proposal_id is None:
+            proposal.proposal_id = by_partner.get(proposal.partner_id)
+    if created:
+        events.record(
+            tenant=tenant,
+            name=PROPOSED_EVENT,
+            payload={"proposal_ids": [row.pk for row in created]},
+        )
+    return kept
+
+
+def _tier_ids(proposal: Proposal) -> tuple[int | None, int | None]:
+    return (
+        proposal.from_tier.pk if proposal.from_tier else None,
+        proposal.to_tier.pk if proposal.to_tier else None,
+    )
+
+
+@transaction.atomic
+def tier_proposal_decide(
+    *,
+    actor: Membership,
+    proposal: TierProposal,
+    approve: bool,
+    note: str = "",
+    now: datetime | None = None,
+) -> TierProposal:
+    """Approve (apply the change, recording a ``TierChange``) or reject a pending proposal.
+
+    A proposal whose partner no longer has its ``from`` tier (changed since) is superseded
+    and refused. Runs in the caller's tenant context."""
+    if "partners.decide_tier_proposal" not in membership_permissions(actor):
+        raise PermissionDenied(_("Your role does not allow this."))
+    now = now or timezone.now()
+    proposal = TierProposal.objects.select_for_update().get(pk=proposal.pk)
+    if proposal.status != TierProposalStatus.PENDING:
+        raise ValidationError(_("This proposal has already been decided."))
+    if not approve and not note.strip():
+        raise ValidationError({"note": _("Say why the change is rejected.")})
+    partner = Partner.objects.select_for_update().get(pk=proposal.partner_id)
+    proposal.decided_by = actor.user
+    proposal.decided_at = now
+    proposal.note = note.strip()
+    if partner.tier_id != proposal.from_tier_id:
+        proposal.status = TierProposalStatus.SUPERSEDED
+        proposal.save(update_fields=["status", "decided_by", "decided_at", "note"])
+        raise ValidationError(_("The partner's tier changed since this was proposed."))
+    if not approve:
+        proposal.status = TierProposalStatus.REJECTED
+        proposal.save(update_fields=["status", "decided_by", "decided_at", "note"])
+        return proposal
+    partner.tier = proposal.to_tier
+    partner.tier_shortfall_since = None
+    partner.save(update_fields=["tier", "tier_shortfall_since"])
+    reason = _("%(reason)s Approved by %(who)s.") % {
+        "reason": proposal.reason, "who": actor.user.email,
+    }  # fmt: skip
+    if proposal.note:
+        reason = f"{reason} {proposal.note}"
+    values = proposal.metrics or {}
+    change = _record_change(
+        partner.tenant,
+        Proposal(
+            partner_id=partner.pk, partner_name=partner.name, from_tier=proposal.from_tier,
+            to_tier=proposal.to_tier, kind=proposal.kind, reason=reason,
+            metrics=values.get("values", {}), warnings=values.get("warnings", []),
+        ),
+        now=now,
+    )  # fmt: skip
+    proposal.status = TierProposalStatus.APPROVED
+    proposal.change = change
+    proposal.save(update_fields=["status", "decided_by", "decided_at", "note", "change"])
+    return proposal
 
 
 def _record_change(tenant: Tenant, proposal: Proposal, *, now: datetime) -> TierChange:

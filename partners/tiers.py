@@ -6,7 +6,8 @@ Imported by ``partners.models`` (the models live in the ``partners`` app).
 
 The demotion grace period is a tenant setting kept in ``Tenant.settings`` under
 ``"tier_demotion_grace_days"`` (default 90): one number, no table of its own; see
-:func:`demotion_grace_days`.
+:func:`demotion_grace_days`. Whether changes apply at once or wait for approval is
+``"tier_changes_need_approval"`` (default false), see :func:`changes_need_approval`.
 """
 
 from __future__ import annotations
@@ -26,6 +27,15 @@ MONEY = {"max_digits": 16, "decimal_places": 2}
 #: The tenant setting (a key of ``Tenant.settings``) and its default.
 GRACE_SETTING = "tier_demotion_grace_days"
 DEFAULT_GRACE_DAYS = 90
+
+
+#: When true, the engine proposes tier changes for a channel manager's approval instead of
+#: applying them (``TierProposal``); default false (changes apply at once).
+APPROVAL_SETTING = "tier_changes_need_approval"
+
+
+def changes_need_approval(tenant) -> bool:
+    return bool((tenant.settings or {}).get(APPROVAL_SETTING, False))
 
 
 def demotion_grace_days(tenant) -> int:
@@ -159,3 +169,58 @@ class TierChange(TenantModel):
 
     def __str__(self) -> str:
         return f"{self.partner_id}: {self.from_tier_id} -> {self.to_tier_id}"
+
+
+class TierProposalStatus(models.TextChoices):
+    PENDING = "pending", _("Waiting for approval")
+    APPROVED = "approved", _("Approved")
+    REJECTED = "rejected", _("Rejected")
+    SUPERSEDED = "superseded", _("Superseded")
+
+
+class TierProposal(TenantModel):
+    """A tier change the engine proposes when the tenant wants changes approved.
+
+    At most one is pending per partner; a later run that reaches another conclusion
+    supersedes it. Approving applies the change (and writes the ``TierChange``)."""
+
+    partner = models.ForeignKey(
+        "partners.Partner", on_delete=models.CASCADE, related_name="tier_proposals"
+    )
+    from_tier = models.ForeignKey(
+        Tier, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    to_tier = models.ForeignKey(
+        Tier, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    kind = models.CharField(_("kind"), max_length=20, choices=TierChangeKind.choices)
+    reason = models.TextField(_("reason"), blank=True)
+    metrics = models.JSONField(_("metric values"), default=dict, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    status = models.CharField(
+        max_length=20, choices=TierProposalStatus.choices, default=TierProposalStatus.PENDING
+    )
+    decided_by = models.ForeignKey(
+        "partners.User", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    note = models.TextField(_("note"), blank=True)
+    change = models.ForeignKey(
+        TierChange, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "partner"],
+                condition=models.Q(status="pending"),
+                name="one_pending_tier_proposal",
+            )
+        ]
+        indexes = [
+            models.Index(fields=["tenant", "status", "created_at"], name="tier_proposal_queue_idx")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.partner_id}: {self.from_tier_id} -> {self.to_tier_id} ({self.status})"

@@ -6,6 +6,8 @@ from __future__ import annotations
 import pytest
 from django.test.utils import setup_databases, teardown_databases
 
+from partners.grants import grant
+from partners.tenancy import tenant_context
 from tests.factories import (  # noqa: F401  (re-exported fixtures below use them)
     MembershipFactory,
     PartnerFactory,
@@ -65,8 +67,19 @@ def tenant_admin(tenant):
 
 
 @pytest.fixture
-def channel_manager(tenant):
-    return MembershipFactory(tenant=tenant, role="channel_manager", user__email="manager@acme.test")
+def channel_manager(tenant, partner):
+    """Acme's channel manager, assigned to Northwind (a guardian grant of manage_partner)."""
+    membership = MembershipFactory(
+        tenant=tenant, role="channel_manager", user__email="manager@acme.test"
+    )
+    assign_partner_manager(membership, partner)
+    return membership
+
+
+def assign_partner_manager(membership, partner) -> None:
+    """Make ``membership`` (staff) one of ``partner``'s assigned managers."""
+    with tenant_context(partner.tenant):
+        grant(user=membership.user, perm="partners.manage_partner", obj=partner)
 
 
 @pytest.fixture

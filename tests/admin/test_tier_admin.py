@@ -22,7 +22,9 @@ def scores():
     """``scores[partner.pk] = Decimal(...)``: the values of the ``test_admin_score`` metric."""
     values: dict[int, Decimal] = {}
     metrics.register(
-        SCORE, "Admin test score", lambda tenant, now: metrics.MetricResult(dict(values))
+        SCORE,
+        "Admin test score",
+        lambda tenant, now, partner_ids=None: metrics.MetricResult(dict(values)),
     )
     yield values
     metrics.unregister(SCORE)

@@ -18,9 +18,18 @@ def test_staff_see_every_partner_of_the_tenant(api_as, tenant_admin, partner, ot
     assert _names(api_as(tenant_admin).get(URL)) == ["Northwind", "Contoso"]
 
 
-@pytest.mark.parametrize("role", ["channel_manager", "finance", "marketing", "analyst"])
+@pytest.mark.parametrize("role", ["finance", "marketing", "analyst"])
 def test_every_staff_role_reads_the_directory(api_as, tenant, partner, role):
     assert _names(api_as(MembershipFactory(tenant=tenant, role=role)).get(URL)) == ["Northwind"]
+
+
+def test_channel_managers_read_only_the_partners_assigned_to_them(
+    api_as, tenant, channel_manager, partner, other_partner
+):
+    assert _names(api_as(channel_manager).get(URL)) == ["Northwind"]
+    unassigned = MembershipFactory(tenant=tenant, role="channel_manager")
+    assert _names(api_as(unassigned).get(URL)) == []
+    assert api_as(unassigned).get(f"{URL}{partner.pk}/").status_code == 404
 
 
 @pytest.mark.parametrize("actor", ["partner_admin", "partner_rep"])

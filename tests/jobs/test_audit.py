@@ -78,7 +78,7 @@ def test_a_role_changed_by_operator_code_is_still_recorded(tenant, channel_manag
 def test_history_rows_of_one_tenant_are_invisible_in_another_tenants_context(
     tenant, tenant_admin, channel_manager, outsider
 ):
-    PartnerFactory(tenant=tenant, name="Northwind", domain="northwind.test")
+    # channel_manager brings Acme's Northwind (the partner it manages).
     PartnerFactory(tenant=outsider.tenant, name="Umbrella", domain="umbrella.test")
     MembershipFactory(tenant=outsider.tenant, role="analyst")
     with tenant_context(tenant, tenant_admin):

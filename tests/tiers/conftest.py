@@ -22,8 +22,10 @@ def scores():
     """``scores[partner.pk] = Decimal(...)``: the values of the ``test_score`` metric."""
     values: dict[int, Decimal] = {}
 
-    def compute(tenant, now):
-        return metrics.MetricResult(values=dict(values))
+    def compute(tenant, now, partner_ids=None):
+        return metrics.MetricResult(
+            values={k: v for k, v in values.items() if partner_ids is None or k in partner_ids}
+        )
 
     metrics.register(SCORE, "Test score", compute)
     yield values
