@@ -1,0 +1,3 @@
+"""placeholder filled by this session's work"""
+
+urlpatterns: list = []
