@@ -20,6 +20,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from partners import (
+    admin_imports,  # noqa: F401  (registers the partner import admin)
     admin_tiers,  # noqa: F401  (registers the tier admins)
     services,
 )
