@@ -38,6 +38,7 @@ from deals.models import (
     Product,
 )
 from deals.services import DealInput, FurtherPartnerInput, LineInput
+from partners import services as partner_services
 from partners.models import Membership, Partner, Tenant
 from partners.tier_engine import tiers_evaluate
 from partners.tiers import Tier, TierCriterion
@@ -413,13 +414,13 @@ def _profiles(program: DemoProgram, partners: dict[str, Partner]) -> None:
             "competencies": competencies,
             "lead_capacity": capacity,
         }
-        if all(getattr(partner, name) == value for name, value in wanted.items()):
+        # The service keeps list fields sorted; compare them the same way.
+        if all(
+            getattr(partner, name) == (sorted(value) if isinstance(value, list) else value)
+            for name, value in wanted.items()
+        ):
             continue
-        # No partner-profile service yet (a later issue): the seed sets the fields itself.
-        for name, value in wanted.items():
-            setattr(partner, name, value)
-        partner.full_clean()
-        partner.save(update_fields=list(wanted))
+        partners[domain] = partner_services.partner_update(actor=None, partner=partner, **wanted)
 
 
 def _program_tiers(program: DemoProgram, tenant: Tenant) -> int:

@@ -40,6 +40,15 @@ PARTNERS = {
     "acme": {"northwind.test": "Northwind", "contoso.test": "Contoso", "initech.test": "Initech"},
     "globex": {"umbrella.test": "Umbrella", "hooli.test": "Hooli", "vandelay.test": "Vandelay"},
 }
+# Partners without people or deals, in the other statuses of the partner lifecycle.
+OTHER_PARTNERS = {
+    "acme": {
+        "piedpiper.test": ("Pied Piper", "applicant"),
+        "hoolixyz.test": ("Hooli XYZ", "onboarding"),
+        "soylent.test": ("Soylent", "suspended"),
+    },
+    "globex": {"kramerica.test": ("Kramerica", "applicant")},
+}
 
 # (email, tenant slug, role, partner domain)
 DOCUMENTED_LOGINS = [
@@ -95,7 +104,12 @@ def test_seed_demo_creates_the_tenants_as_documented():
     )
     for tenant in (acme, globex):
         with tenant_context(tenant):
-            assert dict(Partner.objects.values_list("domain", "name")) == PARTNERS[tenant.slug]
+            assert dict(Partner.objects.values_list("domain", "name")) == {
+                **PARTNERS[tenant.slug],
+                **{d: name for d, (name, _s) in OTHER_PARTNERS[tenant.slug].items()},
+            }
+            for domain, (_name, status) in OTHER_PARTNERS[tenant.slug].items():
+                assert Partner.objects.get(domain=domain).status == status
 
 
 def test_each_documented_login_signs_in_with_the_demo_password_and_has_its_role(rf):
@@ -197,7 +211,7 @@ def test_seed_demo_gives_every_deals_page_something_to_show(slug):
                 "deal", "candidate"
             )
         )
-        partners = list(Partner.objects.all())
+        partners = list(Partner.objects.filter(status="active"))
         lead_states = set(Lead.objects.values_list("status", flat=True))
         accepted = Lead.objects.filter(status="accepted").select_related("deal").first()
         extension_asked = demo.filter(status="approved", extension_status="requested").exists()
@@ -246,7 +260,8 @@ def test_seed_demo_sets_each_tenants_rules_of_engagement():
 
 def tiers_of_partners(slug: str) -> dict[str, str | None]:
     with tenant_context(Tenant.objects.get(slug=slug)):
-        return dict(Partner.objects.values_list("domain", "tier__name"))
+        active = Partner.objects.filter(status="active")
+        return dict(active.values_list("domain", "tier__name"))
 
 
 @pytest.mark.parametrize("slug", ["acme", "globex"])
@@ -310,3 +325,36 @@ def test_a_second_seed_changes_no_partners_tier():
     with dangerously_all_tenants():
         assert TierChange.objects.count() == changes
         assert not Partner.objects.filter(tier_shortfall_since__isnull=False).exists()
+
+
+# ---------------------------------------------------------------- partner management
+
+
+def test_seed_demo_gives_partners_profiles_managers_and_a_status_history():
+    from partners import selectors
+    from partners.models import Competency, PartnerStatusChange
+
+    seed_demo("--quiet")
+
+    with tenant_context(Tenant.objects.get(slug="acme")):
+        partners = {p.domain: p for p in Partner.objects.all()}
+        managers = selectors.partner_managers(partner_ids=[p.pk for p in partners.values()])
+        emails = {d: sorted(u.email for u in managers[p.pk]) for d, p in partners.items()}
+        competencies = set(Competency.objects.values_list("name", flat=True))
+        soylent = partners["soylent.test"]
+        soylent_history = list(
+            PartnerStatusChange.objects.filter(partner=soylent).values_list(
+                "from_status", "to_status"
+            )
+        )
+
+    assert partners["northwind.test"].legal_name == "Northwind Traders LLC"
+    assert partners["contoso.test"].partner_type == "systems_integrator"
+    assert all(p.employee_count for d, p in partners.items() if d in PARTNERS["acme"])
+    assert all(p.activated_on for d, p in partners.items() if d in PARTNERS["acme"])
+    assert emails["northwind.test"] == ["manager@acme.test"]
+    assert emails["initech.test"] == ["admin@acme.test"]
+    assert emails["piedpiper.test"] == []
+    assert set(partners["contoso.test"].competencies) <= competencies
+    assert soylent.status_reason.startswith("Unpaid invoices")
+    assert soylent_history == [("active", "suspended"), ("", "active")]

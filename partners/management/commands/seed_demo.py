@@ -14,7 +14,7 @@ Partners does not import them: they are looked up by name, like admin modules.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import import_module
 
 from django.apps import apps
@@ -25,8 +25,18 @@ from django.test.utils import override_settings
 from django.utils import timezone
 from django.utils.module_loading import module_has_submodule
 
-from partners import services
-from partners.models import Invitation, Membership, Partner, Tenant, User
+from partners import selectors, services
+from partners.models import (
+    Competency,
+    Invitation,
+    Membership,
+    Partner,
+    PartnerSegment,
+    PartnerStatus,
+    PartnerType,
+    Tenant,
+    User,
+)
 from partners.roles import Role
 from partners.tenancy import tenant_context
 
@@ -59,6 +69,13 @@ class DemoTenant:
     partners: tuple[tuple[str, str], ...]  # (name, domain)
     people: tuple[DemoPerson, ...]
     invitations: tuple[DemoInvitation, ...] = ()
+    competencies: tuple[str, ...] = ()
+    # domain -> (legal name, type, segment, employees)
+    profiles: dict[str, tuple[str, str, str, int]] = field(default_factory=dict)
+    # Partners that are not (yet, or no longer) active: (name, domain, status, reason).
+    other_partners: tuple[tuple[str, str, str, str], ...] = ()
+    # Channel manager email -> the partner domains assigned to them.
+    managers: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 def _partner_people(domain: str, admin_name: str, rep_name: str) -> tuple[DemoPerson, ...]:
@@ -92,6 +109,37 @@ DEMO_TENANTS: tuple[DemoTenant, ...] = (
             *_partner_people("contoso.test", "Claire Dubois", "Tom Becker"),
             *_partner_people("initech.test", "Irene Walsh", "Samir Haddad"),
         ),
+        competencies=("cloud migration", "data analytics", "managed services", "security"),
+        profiles={
+            "northwind.test": (
+                "Northwind Traders LLC",
+                PartnerType.RESELLER,
+                PartnerSegment.MID_MARKET,
+                240,
+            ),
+            "contoso.test": (
+                "Contoso Ltd.",
+                PartnerType.SYSTEMS_INTEGRATOR,
+                PartnerSegment.ENTERPRISE,
+                1800,
+            ),
+            "initech.test": ("Initech Solutions GmbH", PartnerType.MSP, PartnerSegment.SMB, 65),
+        },
+        other_partners=(
+            ("Pied Piper", "piedpiper.test", PartnerStatus.APPLICANT, ""),
+            ("Hooli XYZ", "hoolixyz.test", PartnerStatus.ONBOARDING, ""),
+            (
+                "Soylent",
+                "soylent.test",
+                PartnerStatus.SUSPENDED,
+                "Unpaid invoices since August; reinstated once settled.",
+            ),
+        ),
+        # Marcus manages two of the three active partners; Initech is the admin's own.
+        managers={
+            "manager@acme.test": ("northwind.test", "contoso.test", "soylent.test"),
+            "admin@acme.test": ("initech.test",),
+        },
         invitations=(
             DemoInvitation("events@acme.test", Role.MARKETING, invited_by="admin@acme.test"),
             DemoInvitation(
@@ -123,6 +171,38 @@ DEMO_TENANTS: tuple[DemoTenant, ...] = (
             *_partner_people("hooli.test", "Isabel Moreno", "Kenji Watanabe"),
             *_partner_people("vandelay.test", "Arthur Vance", "Leila Nasser"),
         ),
+        competencies=(
+            "data analytics",
+            "industrial iot",
+            "logistics",
+            "managed services",
+            "security",
+        ),
+        profiles={
+            "umbrella.test": (
+                "Umbrella Systems AG",
+                PartnerType.DISTRIBUTOR,
+                PartnerSegment.ENTERPRISE,
+                5200,
+            ),
+            "hooli.test": (
+                "Hooli Europe S.r.l.",
+                PartnerType.TECHNOLOGY,
+                PartnerSegment.MID_MARKET,
+                430,
+            ),
+            "vandelay.test": (
+                "Vandelay Industries B.V.",
+                PartnerType.REFERRAL,
+                PartnerSegment.SMB,
+                38,
+            ),
+        },
+        other_partners=(("Kramerica", "kramerica.test", PartnerStatus.APPLICANT, ""),),
+        managers={
+            "manager@globex.test": ("umbrella.test", "hooli.test"),
+            CONSULTANT[0]: ("vandelay.test",),
+        },
         invitations=(
             DemoInvitation("controller@globex.test", Role.FINANCE, invited_by="admin@globex.test"),
         ),
@@ -184,10 +264,15 @@ class Command(BaseCommand):
             )
             report.created += 1
         with tenant_context(tenant):
+            for name in demo.competencies:
+                report.created += Competency.objects.get_or_create(tenant=tenant, name=name)[1]
             partners = {
-                domain: self._partner(name=name, domain=domain, report=report)
+                domain: self._partner(name=name, domain=domain, report=report,
+                                      profile=demo.profiles.get(domain))
                 for name, domain in demo.partners
-            }
+            }  # fmt: skip
+            for name, domain, status, reason in demo.other_partners:
+                self._other_partner(name, domain, status, reason, report)
             memberships: dict[str, Membership] = {}
             for person in demo.people:
                 user = self._user(person, report)
@@ -202,17 +287,49 @@ class Command(BaseCommand):
                 report.logins.append((person.email, tenant.slug, membership.role))
             for invitation in demo.invitations:
                 self._invitation(tenant, invitation, memberships, partners, report)
+            self._managers(demo, memberships)
             for seed_app_data in _app_seeders():
                 report.created += seed_app_data(
                     tenant=tenant, memberships=memberships, partners=partners
                 )
 
-    def _partner(self, *, name: str, domain: str, report: SeedReport) -> Partner:
+    def _partner(
+        self, *, name: str, domain: str, report: SeedReport, profile: tuple | None = None
+    ) -> Partner:
         partner = Partner.objects.filter(domain=domain).first()
         if partner is None:
-            partner = services.partner_create(actor=None, name=name, domain=domain)
+            fields = {}
+            if profile:
+                legal_name, partner_type, segment, employees = profile
+                fields = {"legal_name": legal_name, "partner_type": partner_type,
+                          "segment": segment, "employee_count": employees}  # fmt: skip
+            partner = services.partner_create(actor=None, name=name, domain=domain, **fields)
             report.created += 1
         return partner
+
+    def _other_partner(
+        self, name: str, domain: str, status: str, reason: str, report: SeedReport
+    ) -> None:
+        if Partner.objects.filter(domain=domain).exists():
+            return
+        first = PartnerStatus.ACTIVE if status == PartnerStatus.SUSPENDED else status
+        partner = services.partner_create(actor=None, name=name, domain=domain, status=first)
+        if status != first:
+            services.partner_set_status(actor=None, partner=partner, status=status, reason=reason)
+        report.created += 1
+
+    def _managers(self, demo: DemoTenant, memberships: dict[str, Membership]) -> None:
+        """Assign channel managers; a partner that already has managers is left as it is."""
+        by_domain = {p.domain: p for p in Partner.objects.all()}
+        assigned = selectors.partner_managers(partner_ids=[p.pk for p in by_domain.values()])
+        wanted: dict[str, list[Membership]] = {}
+        for email, domains in demo.managers.items():
+            for domain in domains:
+                wanted.setdefault(domain, []).append(memberships[email])
+        for domain, managers in wanted.items():
+            partner = by_domain[domain]
+            if not assigned.get(partner.pk):
+                services.partner_assign_managers(actor=None, partner=partner, managers=managers)
 
     def _user(self, person: DemoPerson, report: SeedReport) -> User:
         user = User.objects.filter(email__iexact=person.email).first()
