@@ -24,6 +24,14 @@ def _parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--regenerate", action="store_true", help="generate the data again")
     parser.add_argument("--generate-only", action="store_true", help="stop after the data")
     parser.add_argument("--database", default="trellis_bench", help="name of the database")
+    parser.add_argument(
+        "--only",
+        choices=["deals", "tiers"],
+        help="run only the deal API timings or only the tier engine timings",
+    )
+    parser.add_argument(
+        "--tier-runs", type=int, default=5, help="timed runs of each tier engine figure"
+    )
     scale = parser.add_argument_group("scale (a change regenerates the data)")
     scale.add_argument("--partners", type=int, default=defaults.partners)
     scale.add_argument("--deals", type=int, default=defaults.deals)
@@ -83,7 +91,12 @@ def main(argv: list[str] | None = None) -> int:
             if os.getloadavg()[0] < 1.0:
                 break
             time.sleep(5)
-    measure.run(info, runs=args.runs, warmup=args.warmup, log=print)
+    if args.only != "tiers":
+        measure.run(info, runs=args.runs, warmup=args.warmup, log=print)
+    if args.only != "deals":
+        from bench import tiers
+
+        tiers.run(info, runs=args.tier_runs, log=print)
     return 0
 
 

@@ -463,13 +463,18 @@ class Benchmark:
         for actor in self.actors:
             with tenant_context(actor.tenant):
                 ApiToken.objects.filter(pk=actor.token_id).delete()
-        from config.celery import app
+        purge_queue(self.log)
 
-        try:
-            with app.connection_for_write() as conn:
-                conn.default_channel.queue_purge(BENCH_QUEUE)
-        except Exception as exc:
-            self.log(f"(could not purge the {BENCH_QUEUE} queue: {exc})")
+
+def purge_queue(log: Log) -> None:
+    """Drop the messages the runs enqueued (to ``BENCH_QUEUE``, which no worker reads)."""
+    from config.celery import app
+
+    try:
+        with app.connection_for_write() as conn:
+            conn.default_channel.queue_purge(BENCH_QUEUE)
+    except Exception as exc:
+        log(f"(could not purge the {BENCH_QUEUE} queue: {exc})")
 
 
 # ---------------------------------------------------------------- report

@@ -320,6 +320,8 @@ SPECTACULAR_SETTINGS = {
         "LeadStatusEnum": "deals.models.LeadStatus",
         "LeadOfferStatusEnum": "deals.models.OfferStatus",
         "RoleEnum": "partners.roles.Role",
+        "PartnerStatusEnum": "partners.models.PartnerStatus",
+        "TierProposalStatusEnum": "partners.tiers.TierProposalStatus",
     },
 }
 

@@ -40,3 +40,8 @@ class DealsConfig(AppConfig):
         from deals.metrics import register_metrics
 
         register_metrics()
+        # The deals summary on the staff console's partner page.
+        from deals.partner_panel import partner_deals_panel
+        from partners import panels
+
+        panels.register(partner_deals_panel)

@@ -261,15 +261,22 @@ def _check_partner_may_register(actor: Membership) -> Partner:
     partner = actor.partner
     if partner is None:
         raise PermissionDenied(_("Only partner users register deals."))
-    if partner.status == PartnerStatus.SUSPENDED:
-        raise ValidationError(
-            _("%(partner)s is suspended and cannot register deals.") % {"partner": partner.name}
-        )
-    if partner.status == PartnerStatus.OFFBOARDED:
-        raise ValidationError(
-            _("%(partner)s has left the program and cannot register deals.")
-            % {"partner": partner.name}
-        )
+    if partner.status in (PartnerStatus.SUSPENDED, PartnerStatus.OFFBOARDED):
+        # The vendor had to say why (partner_set_status); the partner's users read it here.
+        values = {"partner": partner.name, "reason": partner.status_reason}
+        if partner.status == PartnerStatus.SUSPENDED:
+            message = (
+                _("%(partner)s is suspended and cannot register deals. Reason: %(reason)s")
+                if partner.status_reason
+                else _("%(partner)s is suspended and cannot register deals.")
+            )
+        else:
+            message = (
+                _("%(partner)s has left the program and cannot register deals. Reason: %(reason)s")
+                if partner.status_reason
+                else _("%(partner)s has left the program and cannot register deals.")
+            )
+        raise ValidationError(message % values)
     return partner
 
 

@@ -27,13 +27,24 @@ from partners.admin_base import (
     role_allows,
 )
 from partners.tier_engine import tiers_evaluate
-from partners.tiers import Tier, TierChange, TierChangeKind, TierCriterion
+from partners.tiers import (
+    Tier,
+    TierChange,
+    TierChangeKind,
+    TierCriterion,
+    TierProposal,
+    changes_need_approval,
+)
 
 
 class TierCriterionForm(forms.ModelForm):
     # Callable choices: read from the registry each time a form is built, so metrics
     # registered later (another app, a test) are offered too.
-    metric = forms.ChoiceField(label=gettext_lazy("metric"), choices=metrics.choices)
+    # A blank first choice keeps an untouched extra row unchanged (so a tier without
+    # criteria, such as the entry tier, saves without filling it in).
+    metric = forms.ChoiceField(
+        label=gettext_lazy("metric"), choices=lambda: [("", "---------"), *metrics.choices()]
+    )
 
     class Meta:
         model = TierCriterion
@@ -174,16 +185,22 @@ class TierAdmin(TenantScopedAdmin):
         with transaction.atomic():
             proposals = tiers_evaluate(tenant=tenant, dry_run=False)
         count = len(proposals)
-        self.message_user(
-            request,
-            ngettext(
+        if changes_need_approval(tenant):
+            # Nothing changed yet: the changes wait in the staff console's approval queue.
+            message = ngettext(
+                "Tiers re-evaluated: %(count)d tier change waits for approval in the staff "
+                "console (Tier approvals).",
+                "Tiers re-evaluated: %(count)d tier changes wait for approval in the staff "
+                "console (Tier approvals).",
+                count,
+            )
+        else:
+            message = ngettext(
                 "Tiers re-evaluated: %(count)d partner changed tier.",
                 "Tiers re-evaluated: %(count)d partners changed tier.",
                 count,
             )
-            % {"count": count},
-            messages.SUCCESS,
-        )
+        self.message_user(request, message % {"count": count}, messages.SUCCESS)
         return HttpResponseRedirect(
             reverse("admin:partners_tier_changelist", current_app=self.admin_site.name)
         )
@@ -197,4 +214,40 @@ class TierChangeAdmin(ReadOnlyAdminMixin, TenantScopedAdmin):
     search_fields = ("partner__name",)
     date_hierarchy = "at"
     fields = ("partner", "kind", "from_tier", "to_tier", "at", "reason", "metrics")
+    readonly_fields = fields
+
+
+@admin.register(TierProposal)
+class TierProposalAdmin(ReadOnlyAdminMixin, TenantScopedAdmin):
+    """Tier changes the engine proposed when the tenant wants them approved. Decided in the
+    staff console's approval queue (``/console/tiers/proposals/``); read-only here."""
+
+    list_display = (
+        "created_at",
+        "partner",
+        "kind",
+        "from_tier",
+        "to_tier",
+        "status",
+        "decided_by",
+        "decided_at",
+    )
+    list_filter = ("status", "kind", "to_tier")
+    list_select_related = ("partner", "from_tier", "to_tier", "decided_by")
+    search_fields = ("partner__name",)
+    date_hierarchy = "created_at"
+    fields = (
+        "partner",
+        "kind",
+        "from_tier",
+        "to_tier",
+        "created_at",
+        "reason",
+        "metrics",
+        "status",
+        "decided_by",
+        "decided_at",
+        "note",
+        "change",
+    )
     readonly_fields = fields

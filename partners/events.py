@@ -17,12 +17,13 @@ so a lower app never imports a higher one.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -67,6 +68,40 @@ def record(*, tenant: Tenant, name: str, payload: dict | None = None) -> OutboxE
     # robust: if the broker is down the change still stands; sweep_outbox enqueues it later.
     transaction.on_commit(lambda: dispatch_event.delay(tenant_id, event_id), robust=True)
     return event
+
+
+#: Events per dispatch message of :func:`record_many`.
+DISPATCH_BATCH = 500
+
+
+def record_many(*, tenant: Tenant, name: str, payloads: list[dict]) -> list[int]:
+    """Write one event per payload in the caller's transaction, in one statement however
+    many, and dispatch them once that commits, ``DISPATCH_BATCH`` events per message
+    (``partners.tasks.dispatch_events``). Returns the events' ids, in the payloads' order."""
+    if not payloads:
+        return []
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            INSERT INTO {OutboxEvent._meta.db_table}
+                (tenant_id, name, payload, created_at, attempts, last_error)
+            SELECT %s, %s, payload::jsonb, now(), 0, ''
+            FROM unnest(%s::text[]) WITH ORDINALITY AS v(payload, n)
+            ORDER BY v.n
+            RETURNING id
+            """,
+            [tenant.pk, name, [json.dumps(payload) for payload in payloads]],
+        )
+        event_ids = sorted(row[0] for row in cursor.fetchall())
+    from partners.tasks import dispatch_events
+
+    tenant_id = tenant.pk
+    for start in range(0, len(event_ids), DISPATCH_BATCH):
+        batch = event_ids[start : start + DISPATCH_BATCH]
+        transaction.on_commit(
+            lambda batch=batch: dispatch_events.delay(tenant_id, batch), robust=True
+        )
+    return event_ids
 
 
 MAX_ATTEMPTS = 9

@@ -11,11 +11,17 @@ engine (``partners.tier_engine``) and the tier criteria refer to metrics by ``ke
 partners app registers the metrics it can compute itself (active partner users); the deal
 metrics are registered by the deals app (``deals/metrics.py``), because partners must never
 import deals (the layer contract).
+
+Metrics over the same table can share one query: a *source* (:func:`register_source`)
+computes several metrics in one pass (``SUM(...) FILTER (WHERE ...)`` per metric), and each
+of those metrics is registered with ``source=`` instead of its own ``compute``.
+:func:`evaluate` computes a set of metrics running each source once, which is what the
+engine does: over a million deals, one scan instead of one per metric.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -39,22 +45,31 @@ class MetricResult:
 
 
 Compute = Callable[[Tenant, datetime, Collection[int] | None], MetricResult]
+#: A source's computation: every metric of the source, by key, in one query.
+ComputeMany = Callable[[Tenant, datetime, Collection[int] | None], dict[str, MetricResult]]
 
 
 @dataclass(frozen=True)
 class Metric:
     key: str
     label: str
-    compute: Compute
+    compute: Compute | None
     #: The value of a partner the query returns no row for (None: "no value", never meets
     #: a criterion).
     default: Decimal | None = Decimal("0")
     unit: str = ""
+    #: The name of the source that computes this metric together with others (else None:
+    #: ``compute`` computes it alone).
+    source: str | None = None
 
     def evaluate(
         self, tenant: Tenant, now: datetime, partner_ids: Collection[int] | None = None
     ) -> MetricResult:
         """The values for all partners of the tenant, or only for ``partner_ids``."""
+        if self.source is not None:
+            return _sources[self.source](tenant, now, partner_ids).get(
+                self.key, MetricResult(values={})
+            )
         return self.compute(tenant, now, partner_ids)
 
     def value_for(self, result: MetricResult, partner_id: int) -> Decimal | None:
@@ -62,20 +77,60 @@ class Metric:
 
 
 _registry: dict[str, Metric] = {}
+_sources: dict[str, ComputeMany] = {}
 
 
 def register(
     key: str,
     label: str,
-    compute: Compute,
+    compute: Compute | None = None,
     *,
     default: Decimal | None = Decimal("0"),
     unit: str = "",
+    source: str | None = None,
 ) -> Metric:
-    """Add (or replace) the metric ``key``."""
-    metric = Metric(key=key, label=label, compute=compute, default=default, unit=unit)
+    """Add (or replace) the metric ``key``, computed by ``compute`` or by the registered
+    source named ``source`` (exactly one of the two)."""
+    if (compute is None) == (source is None):
+        raise ValueError(f"metric {key!r}: give either compute or source")
+    if source is not None and source not in _sources:
+        raise ValueError(f"metric {key!r}: no source {source!r} registered")
+    metric = Metric(
+        key=key, label=label, compute=compute, default=default, unit=unit, source=source
+    )
     _registry[key] = metric
     return metric
+
+
+def register_source(name: str, compute: ComputeMany) -> None:
+    """Add (or replace) the source ``name``: one computation returning several metrics (a
+    ``MetricResult`` per key, for the metrics registered with ``source=name``)."""
+    _sources[name] = compute
+
+
+def evaluate(
+    keys: Iterable[str],
+    tenant: Tenant,
+    now: datetime,
+    partner_ids: Collection[int] | None = None,
+) -> dict[str, MetricResult]:
+    """The results of the metrics ``keys``, each source computed once for all its metrics.
+    An unknown key gets an empty result (its metric never holds)."""
+    results: dict[str, MetricResult] = {}
+    by_source: dict[str, list[str]] = {}
+    for key in keys:
+        metric = _registry.get(key)
+        if metric is None:
+            results[key] = MetricResult(values={})
+        elif metric.source is None:
+            results[key] = metric.compute(tenant, now, partner_ids)
+        else:
+            by_source.setdefault(metric.source, []).append(key)
+    for source, source_keys in by_source.items():
+        computed = _sources[source](tenant, now, partner_ids)
+        for key in source_keys:
+            results[key] = computed.get(key, MetricResult(values={}))
+    return results
 
 
 def unregister(key: str) -> None:

@@ -12,9 +12,11 @@
 from __future__ import annotations
 
 import re
+import time
 
 from django.conf import settings
 from django.contrib.auth.views import redirect_to_login
+from django.db import connection
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.urls import get_script_prefix, set_script_prefix
 from django.utils.translation import gettext as _
@@ -93,20 +95,14 @@ class TenantMiddleware:
     # -- Authorization: Token ...
     def _token_request(self, request: HttpRequest, tenant: Tenant | None) -> HttpResponse:
         key = _token_key(request) or ""
-        ids = selectors.api_token_ids_by_key(key)
-        if ids is not None:
-            # Fast path: the key's ids are cached; the token, membership and user are reloaded
-            # by primary key inside the tenant (revocation and deactivation count at once).
-            token_tenant = tenant
-            if token_tenant is None:
-                tenant_id = ids.get("tenant_id")
-                token_tenant = Tenant.objects.filter(pk=tenant_id, is_active=True).first()
-            if token_tenant is not None and token_tenant.pk == ids.get("tenant_id"):
-                with tenant_context(token_tenant):
-                    token = selectors.api_token_by_ids(key=key, ids=ids)
-                    if token is not None:
-                        return self._as_token(request, token)
-            # Revoked, deactivated, another tenant's or stale: the slow path decides.
+        if len(key) <= MAX_KEY_LENGTH:
+            key_hash = selectors.hash_secret(key)
+            ids = _known_token_ids(key, key_hash)
+            if ids is not None:
+                response = self._known_token_request(request, key_hash, ids, tenant)
+                if response is not None:
+                    return response
+                # Revoked, deactivated, another tenant's or stale: the slow path decides.
         token = selectors.api_token_by_key(key)
         if token is None:
             return _json_error(401, "authentication_failed", _("Invalid or revoked token."))
@@ -114,8 +110,27 @@ class TenantMiddleware:
             return _json_error(
                 401, "authentication_failed", _("This token does not belong to this tenant.")
             )
+        _remember_token(token)
         with tenant_context(token.tenant):
             return self._as_token(request, token)
+
+    def _known_token_request(
+        self, request: HttpRequest, key_hash: str, ids: dict, tenant: Tenant | None
+    ) -> HttpResponse | None:
+        """The fast path: the key's ids are known, so the request enters the token's tenant
+        at once and reloads the token, membership, user, partner and tenant by primary key
+        in one query there (revocation and deactivation count at once). None: slow path."""
+        tenant_id = ids.get("tenant_id")
+        if tenant is not None and tenant.pk != tenant_id:
+            return None
+        entered = tenant or _known_tenant(tenant_id)
+        if entered is None:
+            return None
+        with tenant_context(entered):
+            token = _live_token(key_hash, ids, entered)
+            if token is not None:
+                return self._as_token(request, token)
+        return None
 
     def _as_token(self, request: HttpRequest, token) -> HttpResponse:
         """Run the request as the token's member (inside the token's tenant_context)."""
@@ -141,3 +156,184 @@ class TenantMiddleware:
                 return HttpResponseRedirect(f"/t/{admin_tenants[0].slug}/admin/")
             return HttpResponseRedirect(settings.LOGIN_REDIRECT_URL)
         return self.get_response(request)
+
+
+# ---------------------------------------------------------------- the token fast path
+#
+# Every API request authenticates, so this path is the fixed cost of the API. Two process-
+# local maps spare it round trips and ORM work; neither grants anything by itself:
+#
+# - key hash -> ids (token, membership, tenant, user): they never change for a key (the hash
+#   is unique), and Redis holds the same entry for the other processes;
+# - tenant id -> the tenant row as last read: only the tenant to enter, checked against the
+#   row the token query reads inside that tenant's transaction (a changed or deactivated
+#   tenant sends the request down the slow path, which reads everything afresh).
+#
+# The token query itself is SQL written once from the models' fields (the ORM would compile
+# the same five-table join again on every request).
+
+MAX_KEY_LENGTH = 200
+_IDS_SECONDS = selectors.API_TOKEN_CACHE_SECONDS
+_TENANT_SECONDS = 300
+_MAX_ENTRIES = 10_000
+_token_ids: dict[str, tuple[dict, float]] = {}
+_tenant_rows: dict[int, tuple[tuple, float]] = {}
+
+
+def _remember(store: dict, key, value, seconds: float) -> None:
+    if len(store) >= _MAX_ENTRIES:
+        store.clear()
+    store[key] = (value, time.monotonic() + seconds)
+
+
+def _recall(store: dict, key):
+    entry = store.get(key)
+    if entry is None:
+        return None
+    if entry[1] < time.monotonic():
+        store.pop(key, None)
+        return None
+    return entry[0]
+
+
+def _known_token_ids(key: str, key_hash: str) -> dict | None:
+    ids = _recall(_token_ids, key_hash)
+    if ids is None:
+        ids = selectors.api_token_ids_by_key(key)
+        if ids is not None:
+            _remember(_token_ids, key_hash, ids, _IDS_SECONDS)
+    return ids
+
+
+def _remember_token(token) -> None:
+    """After the slow path found a live token: its ids and its tenant's row."""
+    ids = {
+        "token_id": token.pk,
+        "membership_id": token.membership_id,
+        "tenant_id": token.tenant_id,
+        "user_id": token.membership.user_id,
+    }
+    _remember(_token_ids, token.key_hash, ids, _IDS_SECONDS)
+    _remember(_tenant_rows, token.tenant_id, _Row.of(Tenant).values(token.tenant), _TENANT_SECONDS)
+
+
+def _known_tenant(tenant_id) -> Tenant | None:
+    """The tenant to enter: a new instance of the row last read, else read now."""
+    values = _recall(_tenant_rows, tenant_id)
+    if values is not None:
+        return _Row.of(Tenant).instance(values)
+    tenant = Tenant.objects.filter(pk=tenant_id, is_active=True).first()
+    if tenant is not None:
+        _remember(_tenant_rows, tenant.pk, _Row.of(Tenant).values(tenant), _TENANT_SECONDS)
+    return tenant
+
+
+class _Row:
+    """A model's columns in a hand-written SELECT, and instances built from them the way
+    the ORM builds them (``from_db`` after the fields' converters)."""
+
+    _cache: dict = {}
+
+    def __init__(self, model) -> None:
+        self.model = model
+        self.fields = list(model._meta.concrete_fields)
+        self.attnames = [field.attname for field in self.fields]
+        self.converters = [
+            (index, field.from_db_value, field)
+            for index, field in enumerate(self.fields)
+            if hasattr(field, "from_db_value")
+        ]
+
+    @classmethod
+    def of(cls, model) -> _Row:
+        row = cls._cache.get(model)
+        if row is None:
+            row = cls._cache[model] = cls(model)
+        return row
+
+    def select(self, alias: str) -> str:
+        quote = connection.ops.quote_name
+        return ", ".join(f"{alias}.{quote(field.column)}" for field in self.fields)
+
+    def convert(self, values) -> tuple:
+        values = list(values)
+        for index, converter, field in self.converters:
+            values[index] = converter(values[index], field, connection)
+        return tuple(values)
+
+    def instance(self, values):
+        return self.model.from_db(connection.alias, self.attnames, values)
+
+    def values(self, obj) -> tuple:
+        return tuple(getattr(obj, name) for name in self.attnames)
+
+
+_TOKEN_SQL: str | None = None
+
+
+def _token_sql() -> str:
+    global _TOKEN_SQL
+    if _TOKEN_SQL is None:
+        from partners.models import ApiToken, Membership, Partner, User
+
+        quote = connection.ops.quote_name
+        models_ = (ApiToken, Membership, User, Partner, Tenant)
+        table = {model: quote(model._meta.db_table) for model in models_}
+        columns = ", ".join(
+            _Row.of(model).select(alias) for model, alias in zip(models_, "tmupn", strict=True)
+        )
+        # The explicit tenant ids are the plan; row-level security (the tenant is set) the net.
+        _TOKEN_SQL = (
+            f"SELECT {columns} FROM {table[ApiToken]} t"
+            f" JOIN {table[Membership]} m ON m.id = t.membership_id"
+            f" JOIN {table[User]} u ON u.id = m.user_id"
+            f" JOIN {table[Tenant]} n ON n.id = t.tenant_id"
+            f" LEFT JOIN {table[Partner]} p ON p.id = m.partner_id AND p.tenant_id = t.tenant_id"
+            " WHERE t.id = %(token)s AND t.tenant_id = %(tenant)s AND t.key_hash = %(hash)s"
+            " AND t.membership_id = %(membership)s AND t.revoked_at IS NULL"
+            " AND m.tenant_id = %(tenant)s AND m.user_id = %(user)s AND m.is_active"
+            " AND u.is_active"
+        )
+    return _TOKEN_SQL
+
+
+def _live_token(key_hash: str, ids: dict, tenant: Tenant):
+    """The live token behind known ids, in the current tenant (one query), with its
+    membership, user and partner; None if revoked, deactivated, stale, or if the tenant row
+    is no longer the one entered (changed or deactivated since)."""
+    from partners.models import ApiToken, Membership, Partner, User
+
+    params = {
+        "token": ids.get("token_id"),
+        "tenant": tenant.pk,
+        "hash": key_hash,
+        "membership": ids.get("membership_id"),
+        "user": ids.get("user_id"),
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(_token_sql(), params)
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    parts = []
+    start = 0
+    for model in (ApiToken, Membership, User, Partner, Tenant):
+        loader = _Row.of(model)
+        end = start + len(loader.fields)
+        parts.append(loader.convert(row[start:end]))
+        start = end
+    token_values, membership_values, user_values, partner_values, tenant_values = parts
+    if tenant_values != _Row.of(Tenant).values(tenant) or not tenant.is_active:
+        _tenant_rows.pop(tenant.pk, None)
+        return None
+    token = _Row.of(ApiToken).instance(token_values)
+    membership = _Row.of(Membership).instance(membership_values)
+    if membership.partner_id is not None and partner_values[0] != membership.partner_id:
+        return None  # a partner this tenant cannot see: let the slow path refuse it
+    membership.user = _Row.of(User).instance(user_values)
+    if membership.partner_id is not None:
+        membership.partner = _Row.of(Partner).instance(partner_values)
+    membership.tenant = tenant
+    token.membership = membership
+    token.tenant = tenant
+    return token

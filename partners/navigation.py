@@ -23,6 +23,7 @@ class NavItem:
 # checks the same permission itself, so a link is shown exactly when it answers 200.
 NAVIGATION = [
     (_("Console"), "console:home", "partners.access_staff_console"),
+    (_("Partners"), "partners_console:directory", "partners.view_partner"),
     (_("Portal"), "portal:home", "partners.access_partner_portal"),
     (_("People"), "people:list", "partners.view_membership"),
     (_("API tokens"), "people:tokens", None),
@@ -58,6 +59,7 @@ CAPABILITIES = [
     ("partners.add_partner", _("Add partner organizations")),
     ("partners.change_partner", _("Update partner organizations")),
     ("partners.view_partner", _("See the partner organizations of the program")),
+    ("partners.assign_partner_manager", _("Assign channel managers to partners")),
     ("partners.view_automationrun", _("Read the automation run log")),
 ]
 

@@ -10,7 +10,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from django.core.cache import cache
-from django.db.models import F, Q, QuerySet
+from django.db.models import CharField, F, Func, Q, QuerySet
 from django.utils import timezone
 
 from partners import metrics as metric_registry
@@ -335,6 +335,20 @@ def competency_names() -> list[str]:
     return list(Competency.objects.order_by("name").values_list("name", flat=True))
 
 
+def partner_region_names() -> list[str]:
+    """Every region some partner of the tenant serves (the directory's region filter)."""
+    require_tenant()
+    regions = (
+        Partner.objects.annotate(
+            region=Func(F("regions"), function="unnest", output_field=CharField())
+        )
+        .order_by("region")
+        .values_list("region", flat=True)
+        .distinct()
+    )
+    return list(regions)
+
+
 def partner_status_history(*, partner: Partner) -> QuerySet[PartnerStatusChange]:
     return PartnerStatusChange.objects.filter(partner=partner).select_related("changed_by")
 
@@ -359,6 +373,14 @@ def tier_proposal_queue(*, actor: Membership) -> QuerySet[TierProposal]:
         .select_related("partner", "from_tier", "to_tier")
         .order_by("created_at", "id")
     )
+
+
+def tier_proposal_list(*, actor: Membership) -> QuerySet[TierProposal]:
+    """Tier proposals in any status of the partners the actor may see (the approval queue
+    looks proposals up here, so one outside the actor's partners is a 404)."""
+    return TierProposal.objects.filter(
+        partner__in=partner_list(actor=actor).order_by().values("pk")
+    ).select_related("partner", "from_tier", "to_tier", "decided_by")
 
 
 @dataclass
@@ -464,3 +486,48 @@ def api_token_list(*, actor: Membership, all_members: bool = False) -> QuerySet[
 
 def user_exists(*, email: str) -> bool:
     return User.objects.filter(email__iexact=email).exists()
+
+
+# ---------------------------------------------------------------- reads of the partners API
+
+
+def competency_list() -> QuerySet[Competency]:
+    """The tenant's competencies (every member reads them: the values a profile may hold)."""
+    require_tenant()
+    return Competency.objects.order_by("name")
+
+
+def tier_change_list(*, actor: Membership) -> QuerySet[TierChange]:
+    """Tier changes of the partners the actor may see (a channel manager: those assigned)."""
+    return TierChange.objects.filter(
+        partner__in=partner_list(actor=actor).order_by().values("pk")
+    ).select_related("partner", "from_tier", "to_tier")
+
+
+def partner_manager_memberships(*, partner_ids: Iterable[int]) -> dict[int, list[Membership]]:
+    """The memberships of each partner's assigned managers (two queries for any number)."""
+    ids = list(partner_ids)
+    out: dict[int, list[Membership]] = {pid: [] for pid in ids}
+    if not ids:
+        return out
+    grants = list(
+        PartnerUserObjectPermission.objects.filter(
+            content_object_id__in=ids,
+            permission__codename=MANAGE_PARTNER,
+            permission__content_type__app_label="partners",
+        ).values_list("content_object_id", "user_id")
+    )
+    if not grants:
+        return out
+    members = {
+        m.user_id: m
+        for m in Membership.objects.select_related("user").filter(
+            user_id__in={user_id for _, user_id in grants}
+        )
+    }
+    for partner_id, user_id in grants:
+        if user_id in members:
+            out.setdefault(partner_id, []).append(members[user_id])
+    for managers in out.values():
+        managers.sort(key=lambda m: m.user.email)
+    return out

@@ -8,6 +8,7 @@ Audit rows come from django-simple-history on Tenant, Partner and Membership.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -39,6 +40,7 @@ from partners.permissions import membership_permissions
 from partners.roles import PARTNER_ROLES, STAFF_ROLES, Role, invitable_roles
 from partners.selectors import hash_secret
 from partners.tenancy import require_tenant, tenant_context
+from partners.tiers import Tier, TierChange, TierChangeKind
 
 
 def _require_perm(actor: Membership, perm: str) -> None:
@@ -117,7 +119,9 @@ STAFF_PROFILE_FIELDS = (
 PARTNER_PROFILE_FIELDS = ("legal_name", "employee_count", "countries", "regions")
 
 
-def _clean_profile(tenant: Tenant, values: dict) -> dict:
+def _clean_profile(
+    tenant: Tenant, values: dict, *, known_competencies: Collection[str] | None = None
+) -> dict:
     """Normalize profile values; unknown competencies and bad country codes are errors."""
     out = dict(values)
     errors: dict[str, list[str]] = {}
@@ -141,7 +145,9 @@ def _clean_profile(tenant: Tenant, values: dict) -> dict:
         out["regions"] = sorted({str(r).strip() for r in out["regions"] or [] if str(r).strip()})
     if "competencies" in out:
         names = sorted({str(c).strip() for c in out["competencies"] or [] if str(c).strip()})
-        known = set(selectors.competency_names())
+        known = set(
+            selectors.competency_names() if known_competencies is None else known_competencies
+        )
         unknown = [n for n in names if n not in known]
         if unknown:
             errors["competencies"] = [
@@ -151,6 +157,15 @@ def _clean_profile(tenant: Tenant, values: dict) -> dict:
     if errors:
         raise ValidationError(errors)
     return out
+
+
+def partner_profile_clean(
+    values: dict, *, known_competencies: Collection[str] | None = None
+) -> dict:
+    """The profile checks of ``partner_create`` / ``partner_update``, without writing: the
+    normalized values, or ``ValidationError`` with field errors (the bulk import checks each
+    row with it). ``known_competencies`` saves the competency query when checking many rows."""
+    return _clean_profile(require_tenant(), values, known_competencies=known_competencies)
 
 
 def _check_unique(partner: Partner) -> None:
@@ -173,9 +188,11 @@ def partner_create(
     status: str = PartnerStatus.ACTIVE,
     managers: list[Membership] | None = None,
     status_reason: str = "",
+    tier: Tier | None = None,
     **profile,
 ) -> Partner:
-    """Add a partner organization (profile fields: ``STAFF_PROFILE_FIELDS``)."""
+    """Add a partner organization (profile fields: ``STAFF_PROFILE_FIELDS``), optionally in
+    ``tier`` (recorded as a manual tier change; the tier engine takes over from there)."""
     if actor is not None:
         _require_perm(actor, "partners.add_partner")
     tenant = require_tenant()
@@ -191,6 +208,9 @@ def partner_create(
         partner.activated_on = timezone.localdate(now)
     if status in STATUSES_NEEDING_REASON:
         partner.status_reason = status_reason.strip()[:500]
+    if tier is not None:
+        partner.assert_same_tenant(tier)
+        partner.tier = tier
     partner.full_clean(validate_unique=False, validate_constraints=False)
     _check_unique(partner)
     partner.save()
@@ -198,6 +218,12 @@ def partner_create(
         tenant=tenant, partner=partner, from_status="", to_status=status, at=now,
         changed_by=actor.user if actor else None, reason=partner.status_reason,
     )  # fmt: skip
+    if tier is not None:
+        TierChange.objects.create(
+            tenant=tenant, partner=partner, from_tier=None, to_tier=tier,
+            kind=TierChangeKind.MANUAL, at=now, reason=_("Tier given when the partner was added."),
+            metrics={},
+        )  # fmt: skip
     if managers:
         _set_managers(partner, managers)
     events.record(tenant=tenant, name="partner.created", payload={"partner_id": partner.pk})

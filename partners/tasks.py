@@ -81,6 +81,31 @@ def dispatch_event(self, tenant_id: int, event_id: int) -> list[str]:
         raise self.retry(exc=exc, countdown=exc.retry_in) from exc
 
 
+@shared_task(name="partners.dispatch_events", acks_late=True)
+def dispatch_events(tenant_id: int, event_ids: list[int]) -> int:
+    """Deliver a batch of outbox events (``events.record_many``: one message for many events,
+    say a tier engine run that moved 20,000 partners). An event whose handler fails goes on
+    alone, as a retry of ``dispatch_event`` with its backoff; a redelivered batch skips the
+    events already dispatched. Returns the number delivered now."""
+    from partners.events import HandlerFailed, deliver
+
+    tenant = _active_tenant("partners.dispatch_events", tenant_id)
+    if tenant is None:
+        return 0
+    delivered = 0
+    for event_id in event_ids:
+        try:
+            deliver(tenant=tenant, event_id=event_id)
+        except HandlerFailed as exc:
+            if exc.gave_up:
+                logger.error("event %s of tenant %s: giving up: %s", event_id, tenant_id, exc)
+            else:
+                dispatch_event.apply_async((tenant_id, event_id), countdown=exc.retry_in)
+            continue
+        delivered += 1
+    return delivered
+
+
 @shared_task(name="partners.sweep_outbox", acks_late=True)
 def sweep_outbox() -> int:
     """Re-enqueue events whose dispatch was lost. Runs on beat; walks tenants one by one."""
@@ -151,3 +176,45 @@ def run_tier_engine() -> int:
     for tenant_id in tenant_ids:
         evaluate_tiers.delay(tenant_id)
     return len(tenant_ids)
+
+
+# ---------------------------------------------------------------- partner CSV imports
+
+
+# Not a tenant_task: that runs its body in one transaction, and the check saves its progress
+# in short transactions of its own so the pages polling it see it move.
+@shared_task(name="partners.check_partner_import", acks_late=True)
+def check_partner_import(tenant_id: int, import_id: int) -> str | None:
+    """Check every row of an uploaded partner CSV (``partners.imports``); returns the status."""
+    from partners.imports import partner_import_check
+
+    tenant = _active_tenant("partners.check_partner_import", tenant_id)
+    if tenant is None:
+        return None
+    with automation_run(tenant=tenant, job="partners.check_partner_import") as recorder:
+        job = partner_import_check(tenant=tenant, import_id=import_id)
+        if job is None:
+            recorder.skip("the import is gone")
+            return None
+        recorder.detail.update(import_id=job.pk, status=job.status, errors=len(job.errors))
+        return job.status
+
+
+@tenant_task(name="partners.commit_partner_import")
+def commit_partner_import(
+    self, tenant: Tenant, import_id: int, actor_id: int, *, recorder
+) -> str | None:
+    """Create every partner of a checked import in one transaction (all or nothing)."""
+    from partners.imports import partner_import_commit
+
+    job = partner_import_commit(tenant=tenant, import_id=import_id, actor_id=actor_id)
+    if job is None:
+        recorder.skip("the import is gone")
+        return None
+    recorder.detail.update(
+        import_id=job.pk,
+        status=job.status,
+        created=job.created_count,
+        invited=job.invited_count,
+    )
+    return job.status

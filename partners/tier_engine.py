@@ -2,8 +2,9 @@
 
 One run (:func:`tiers_evaluate`) is one transaction in the tenant's context:
 
-1. every metric some tier criterion uses is computed set-wise (one query per metric over all
-   partners of the tenant, see ``partners.metrics``);
+1. every metric some tier criterion uses is computed set-wise (one query per metric, or per
+   metric source such as the four deal metrics, over all partners of the tenant, see
+   ``partners.metrics``);
 2. each active partner's *earned* tier is the highest-rank tier whose criteria all hold (a
    tier without criteria always holds: the entry tier);
 3. a better earned tier is a promotion, applied at once;
@@ -14,6 +15,12 @@ One run (:func:`tiers_evaluate`) is one transaction in the tenant's context:
 5. a partner whose tier is pinned (``tier_pinned_until`` today or later) is left alone;
 6. every change writes a ``TierChange`` (from, to, when, why, the metric values that decided
    it) and an outbox event ``partner.tier_changed``.
+
+The writes are set-wise too: one UPDATE of the partners, one INSERT of the changes, one of
+the events, however many partners move. A run holds a per-tenant advisory lock (two runs of
+one tenant never overlap) instead of row locks on every partner, and writes a partner only if
+it still holds what the run read (a pin, an approval or a suspension committed meanwhile
+wins; the partner is evaluated again next run).
 
 ``dry_run=True`` computes the same proposals and writes nothing.
 
@@ -29,12 +36,14 @@ Only partners with status *active* are evaluated; the others keep their tier as 
 
 from __future__ import annotations
 
+import json
+import operator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -44,6 +53,7 @@ from partners.models import Membership, Partner, PartnerStatus, Tenant
 from partners.permissions import membership_permissions
 from partners.tenancy import tenant_context
 from partners.tiers import (
+    Operator,
     Tier,
     TierChange,
     TierChangeKind,
@@ -76,8 +86,36 @@ class Proposal:
     proposal_id: int | None = None
 
 
-def _json_value(value: Decimal | None) -> str | None:
-    return None if value is None else str(value)
+_COMPARE = {
+    Operator.GTE: operator.ge, Operator.GT: operator.gt, Operator.LTE: operator.le,
+    Operator.LT: operator.lt, Operator.EQ: operator.eq,
+}  # fmt: skip
+
+
+class _Ladder:
+    """The tiers, best first, with their criteria compiled to comparisons once per run (the
+    same rule as ``criterion_holds``: a missing value never holds), so that picking the
+    earned tier of 20,000 partners costs little."""
+
+    def __init__(self, tiers: list[Tier], criteria: dict[int, list[TierCriterion]]) -> None:
+        self.steps = []
+        for tier in tiers:
+            checks = []
+            for c in criteria.get(tier.pk, []):
+                if c.operator not in _COMPARE:
+                    raise ValueError(f"Unknown operator {c.operator!r}")
+                checks.append((c.metric, _COMPARE[c.operator], c.threshold))
+            self.steps.append((tier, checks))
+
+    def earned(self, values: dict[str, Decimal | None]) -> Tier | None:
+        for tier, checks in self.steps:
+            for key, compare, threshold in checks:
+                value = values.get(key)
+                if value is None or not compare(value, threshold):
+                    break
+            else:
+                return tier
+        return None
 
 
 def _criteria_text(criteria: list[TierCriterion], values: dict[str, Decimal | None]) -> str:
@@ -92,11 +130,7 @@ def earned_tier(
     tiers: list[Tier], criteria: dict[int, list[TierCriterion]], values: dict[str, Decimal | None]
 ) -> Tier | None:
     """The highest-rank tier (``tiers`` sorted best first) whose criteria all hold."""
-    for tier in tiers:
-        if all(criterion_holds(c.operator, values.get(c.metric), c.threshold)
-               for c in criteria.get(tier.pk, [])):  # fmt: skip
-            return tier
-    return None
+    return _Ladder(tiers, criteria).earned(values)
 
 
 def _rank(tier: Tier | None) -> int:
@@ -110,94 +144,169 @@ def tiers_evaluate(*, tenant: Tenant, dry_run: bool, now: datetime | None = None
         return _evaluate(tenant, dry_run=dry_run, now=now)
 
 
+#: The namespace of the advisory lock that keeps two runs of one tenant from overlapping.
+LOCK_NAMESPACE = "partners.tier_engine"
+
+
+def _lock_tenant(tenant: Tenant) -> None:
+    """Wait for any other run of this tenant's engine to finish (the lock is released when
+    this transaction ends). One advisory lock instead of ``SELECT ... FOR UPDATE`` over every
+    partner: locking 20,000 rows writes each of them. Writers of single partners (pins,
+    approvals, suspensions) are not blocked; the compare-and-swap in :func:`_apply` leaves
+    alone any partner they changed since the engine read it."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_advisory_xact_lock(hashtext(%s), %s)", [LOCK_NAMESPACE, tenant.pk]
+        )
+
+
+@dataclass
+class _Touched:
+    """A partner row to write: the new tier and shortfall date, and the values read (the
+    write applies only while they still hold)."""
+
+    partner_id: int
+    tier_id: int | None
+    shortfall_since: datetime | None
+    read_tier_id: int | None
+    read_shortfall_since: datetime | None
+    read_pinned_until: date | None
+
+
 def _evaluate(tenant: Tenant, *, dry_run: bool, now: datetime) -> list[Proposal]:
+    if not dry_run:
+        _lock_tenant(tenant)
     tiers = list(Tier.objects.order_by("-rank"))
     criteria: dict[int, list[TierCriterion]] = {}
     for criterion in TierCriterion.objects.order_by("id"):
         criteria.setdefault(criterion.tier_id, []).append(criterion)
     tiers_by_id = {t.pk: t for t in tiers}
+    ladder = _Ladder(tiers, criteria)
 
     keys = sorted({c.metric for cs in criteria.values() for c in cs})
-    results: dict[str, tuple[metric_registry.Metric | None, metric_registry.MetricResult]] = {}
+    results = metric_registry.evaluate(keys, tenant, now)
+    # (key, values by partner, default, warnings by partner), looked up once per partner
+    lookups = []
     for key in keys:
         metric = metric_registry.get(key)
-        if metric is None:  # an unknown metric never holds
-            results[key] = (None, metric_registry.MetricResult(values={}))
-        else:
-            results[key] = (metric, metric.evaluate(tenant, now))
+        result = results[key]
+        default = metric.default if metric is not None else None
+        lookups.append((key, result.values, default, result.warnings))
 
-    partners = Partner.objects.filter(status=PartnerStatus.ACTIVE).order_by("id")
-    if not dry_run:
-        partners = partners.select_for_update(of=("self",))
+    partners = (
+        Partner.objects.filter(status=PartnerStatus.ACTIVE)
+        .order_by("id")
+        .values_list("id", "name", "tier_id", "tier_pinned_until", "tier_shortfall_since")
+    )
     grace = timedelta(days=demotion_grace_days(tenant))
     today = timezone.localdate(now)
     approval = changes_need_approval(tenant)
 
+    # Translated once, not once per partner.
+    promoted = _("Promoted: meets the criteria of %(tier)s (%(criteria)s).")
+    demoted = _(
+        "Demoted: below the criteria of %(tier)s since %(since)s, longer than the "
+        "%(days)d-day grace period (%(criteria)s)."
+    )
     proposals: list[Proposal] = []
-    touched: list[Partner] = []
-    for partner in partners:
-        values: dict[str, Decimal | None] = {}
-        warnings: list[str] = []
-        for key, (metric, result) in results.items():
-            values[key] = metric.value_for(result, partner.pk) if metric else None
-            warnings.extend(result.warnings.get(partner.pk, []))
-        if partner.tier_pinned_until and partner.tier_pinned_until >= today:
+    touched: list[_Touched] = []
+    for partner_id, name, tier_id, pinned_until, shortfall_since in partners:
+        if pinned_until and pinned_until >= today:
             continue
-        current = tiers_by_id.get(partner.tier_id)
-        earned = earned_tier(tiers, criteria, values)
-        snapshot = {k: _json_value(v) for k, v in values.items()}
+        values = {
+            key: by_partner.get(partner_id, default) for key, by_partner, default, _w in lookups
+        }
+        current = tiers_by_id.get(tier_id)
+        earned = ladder.earned(values)
+        read = (tier_id, shortfall_since, pinned_until)
 
         if _rank(earned) > _rank(current):
-            reason = _("Promoted: meets the criteria of %(tier)s (%(criteria)s).") % {
+            reason = promoted % {
                 "tier": earned.name,
                 "criteria": _criteria_text(criteria.get(earned.pk, []), values) or "-",
             }
             kind = TierChangeKind.PROMOTION
         elif _rank(earned) == _rank(current):
-            if partner.tier_shortfall_since is not None:  # recovered within grace
-                partner.tier_shortfall_since = None
-                touched.append(partner)
+            if shortfall_since is not None:  # recovered within grace
+                touched.append(_Touched(partner_id, tier_id, None, *read))
             continue
         else:
-            if partner.tier_shortfall_since is None:
-                partner.tier_shortfall_since = now
-                touched.append(partner)
+            if shortfall_since is None:
+                touched.append(_Touched(partner_id, tier_id, now, *read))
                 continue
-            if now - partner.tier_shortfall_since < grace:
+            if now - shortfall_since < grace:
                 continue
-            reason = _(
-                "Demoted: below the criteria of %(tier)s since %(since)s, longer than the "
-                "%(days)d-day grace period (%(criteria)s)."
-            ) % {
+            reason = demoted % {
                 "tier": current.name,
-                "since": timezone.localtime(partner.tier_shortfall_since).date().isoformat(),
+                "since": timezone.localtime(shortfall_since).date().isoformat(),
                 "days": grace.days,
                 "criteria": _criteria_text(criteria.get(current.pk, []), values) or "-",
             }
             kind = TierChangeKind.DEMOTION
 
+        snapshot = {k: None if v is None else str(v) for k, v in values.items()}
+        warnings: list[str] = []
+        for _key, _values, _default, warnings_by_partner in lookups:
+            warnings.extend(warnings_by_partner.get(partner_id, []))
         proposals.append(
             Proposal(
-                partner_id=partner.pk, partner_name=partner.name, from_tier=current,
-                to_tier=earned, kind=kind, reason=reason, metrics=snapshot, warnings=warnings,
+                partner_id=partner_id, partner_name=name, from_tier=current, to_tier=earned,
+                kind=kind, reason=reason, metrics=snapshot,
+                warnings=warnings,
             )
         )  # fmt: skip
         if approval:  # the tier changes when a manager approves; shortfall date stays
             continue
-        partner.tier = earned
-        partner.tier_shortfall_since = None
-        touched.append(partner)
+        touched.append(_Touched(partner_id, earned.pk if earned else None, None, *read))
 
     if dry_run:
         return proposals
 
-    if touched:
-        Partner.objects.bulk_update(touched, ["tier", "tier_shortfall_since"])
+    applied = _apply(tenant, touched, today=today)
     if approval:
         return _propose(tenant, proposals, now=now)
-    for proposal in proposals:
-        proposal.change_id = _record_change(tenant, proposal, now=now).pk
+    # A partner changed by someone else since it was read is left for the next run.
+    proposals = [p for p in proposals if p.partner_id in applied]
+    _record_changes(tenant, proposals, now=now)
     return proposals
+
+
+def _apply(tenant: Tenant, touched: list[_Touched], *, today: date) -> set[int]:
+    """Write the new tiers and shortfall dates in one statement; returns the ids written.
+
+    Compare-and-swap: a row is written only if it still holds what the engine read (tier,
+    shortfall date, pin) and the partner is still active, so a pin, an approval or a
+    suspension committed meanwhile is never overwritten."""
+    if not touched:
+        return set()
+    table = Partner._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            UPDATE {table} AS p
+            SET tier_id = v.tier_id, tier_shortfall_since = v.shortfall_since
+            FROM unnest(%s::bigint[], %s::bigint[], %s::timestamptz[], %s::bigint[],
+                        %s::timestamptz[], %s::date[])
+                AS v(id, tier_id, shortfall_since, read_tier_id, read_shortfall_since,
+                     read_pinned_until)
+            WHERE p.tenant_id = %s AND p.id = v.id AND p.status = %s
+              AND p.tier_id IS NOT DISTINCT FROM v.read_tier_id
+              AND p.tier_shortfall_since IS NOT DISTINCT FROM v.read_shortfall_since
+              AND p.tier_pinned_until IS NOT DISTINCT FROM v.read_pinned_until
+            RETURNING p.id
+            """,
+            [
+                [t.partner_id for t in touched],
+                [t.tier_id for t in touched],
+                [t.shortfall_since for t in touched],
+                [t.read_tier_id for t in touched],
+                [t.read_shortfall_since for t in touched],
+                [t.read_pinned_until for t in touched],
+                tenant.pk,
+                PartnerStatus.ACTIVE.value,
+            ],
+        )
+        return {row[0] for row in cursor.fetchall()}
 
 
 def _propose(tenant: Tenant, proposals: list[Proposal], *, now: datetime) -> list[Proposal]:
@@ -334,18 +443,56 @@ def _record_change(tenant: Tenant, proposal: Proposal, *, now: datetime) -> Tier
         reason=proposal.reason,
         metrics={"values": proposal.metrics, "warnings": proposal.warnings},
     )
-    events.record(
+    events.record(tenant=tenant, name=EVENT, payload=_event_payload(proposal, change.pk))
+    return change
+
+
+def _event_payload(proposal: Proposal, change_id: int) -> dict:
+    return {
+        "partner_id": proposal.partner_id,
+        "change_id": change_id,
+        "kind": str(proposal.kind),
+        "from_tier_id": proposal.from_tier.pk if proposal.from_tier else None,
+        "to_tier_id": proposal.to_tier.pk if proposal.to_tier else None,
+    }
+
+
+def _record_changes(tenant: Tenant, proposals: list[Proposal], *, now: datetime) -> None:
+    """The ``TierChange`` rows and outbox events of a run: one INSERT each, however many
+    partners changed (sets ``change_id`` on each proposal)."""
+    if not proposals:
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            INSERT INTO {TierChange._meta.db_table}
+                (tenant_id, partner_id, from_tier_id, to_tier_id, kind, at, reason, metrics)
+            SELECT %s, v.partner_id, v.from_tier_id, v.to_tier_id, v.kind, %s, v.reason,
+                   v.metrics::jsonb
+            FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[], %s::text[], %s::text[],
+                        %s::text[]) AS v(partner_id, from_tier_id, to_tier_id, kind, reason,
+                                         metrics)
+            RETURNING partner_id, id
+            """,
+            [
+                tenant.pk,
+                now,
+                [p.partner_id for p in proposals],
+                [p.from_tier.pk if p.from_tier else None for p in proposals],
+                [p.to_tier.pk if p.to_tier else None for p in proposals],
+                [str(p.kind) for p in proposals],
+                [str(p.reason) for p in proposals],
+                [json.dumps({"values": p.metrics, "warnings": p.warnings}) for p in proposals],
+            ],
+        )
+        change_ids = dict(cursor.fetchall())  # a partner changes at most once per run
+    for proposal in proposals:
+        proposal.change_id = change_ids[proposal.partner_id]
+    events.record_many(
         tenant=tenant,
         name=EVENT,
-        payload={
-            "partner_id": proposal.partner_id,
-            "change_id": change.pk,
-            "kind": proposal.kind,
-            "from_tier_id": proposal.from_tier.pk if proposal.from_tier else None,
-            "to_tier_id": proposal.to_tier.pk if proposal.to_tier else None,
-        },
+        payloads=[_event_payload(p, p.change_id) for p in proposals],
     )
-    return change
 
 
 @transaction.atomic

@@ -1,8 +1,8 @@
 """Tell people when a partner changes tier (the ``partner.tier_changed`` outbox event).
 
-The partner's admins hear it in their portal; vendor staff who manage partners (tenant admins
-and channel managers: ``partners.change_partner``) in the console. When partners get assigned
-managers (issue #4), the staff side narrows to them.
+The partner's admins hear it in their portal; on the vendor's side the partner's assigned
+managers hear it in the console (or, for a partner nobody is assigned to, the tenant
+admins: see ``partners.partner_notifications.partner_staff``).
 """
 
 from __future__ import annotations
@@ -11,7 +11,8 @@ from django.utils.translation import gettext as _
 
 from partners import events
 from partners.models import OutboxEvent, Partner
-from partners.notifications import members_with_permission, notify
+from partners.notifications import notify
+from partners.partner_notifications import partner_admins, partner_console_url, partner_staff
 from partners.tiers import TierChange
 
 HANDLER = "partners.notify_tier_change"
@@ -33,9 +34,8 @@ def notify_tier_change(event: OutboxEvent) -> None:
         "to": to_name,
         "from": from_name,
     }
-    partner_admins = members_with_permission("partners.invite_partner_user", partner_id=partner.pk)
     notify(
-        recipients=partner_admins,
+        recipients=partner_admins(partner.pk),
         kind="tier_changed",
         title=title,
         body=change.reason,
@@ -43,11 +43,11 @@ def notify_tier_change(event: OutboxEvent) -> None:
         event=event,
     )
     notify(
-        recipients=members_with_permission("partners.change_partner", staff=True),
+        recipients=partner_staff([partner.pk])[partner.pk],
         kind="tier_changed",
         title=title,
         body=change.reason,
-        url="console/",
+        url=partner_console_url(partner.pk),
         event=event,
     )
 

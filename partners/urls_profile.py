@@ -1,3 +1,8 @@
-"""placeholder filled by this session's work"""
+from django.urls import path
 
-urlpatterns: list = []
+from partners import views_profile
+
+urlpatterns = [
+    path("", views_profile.profile_detail, name="detail"),
+    path("edit/", views_profile.profile_edit, name="edit"),
+]

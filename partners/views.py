@@ -22,7 +22,7 @@ from django.utils.translation import ngettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
-from partners import notifications, selectors, services
+from partners import notifications, selectors, services, tier_display
 from partners.forms import (
     AcceptInvitationForm,
     ApiTokenForm,
@@ -149,12 +149,18 @@ def console_home(request: HttpRequest) -> HttpResponse:
 def portal_home(request: HttpRequest) -> HttpResponse:
     membership = request.membership
     permissions = membership_permissions(membership)
+    partner = membership.partner
+    currency = request.tenant.default_currency
+    progress = selectors.partner_tier_progress(partner=partner)
     context = {
-        "partner": membership.partner,
+        "partner": partner,
         "colleagues": selectors.membership_list(actor=membership).filter(is_active=True),
         "capabilities": capabilities_for(permissions),
         "can_view_people": "partners.view_membership" in permissions,
         "can_invite": _can_invite(request),
+        "progress": progress,
+        "benefits": tier_display.tier_benefits(progress.tier, currency) if progress.tier else [],
+        "criteria": tier_display.criterion_rows(progress, currency),
     }
     return render(request, "portal/home.html", context)
 

@@ -12,6 +12,8 @@ Amounts are strings (``"1250.00"``) with ``currency`` alongside; never floats.
 from __future__ import annotations
 
 import functools
+from datetime import date
+from decimal import Decimal
 
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -162,6 +164,9 @@ def _sees_registrant(viewer: Membership | None, deal: Deal) -> bool:
     return viewer is None or not viewer.is_partner_member or deal.partner_id == viewer.partner_id
 
 
+_DEAL_COLUMNS = {field.name for field in Deal._meta.concrete_fields if not field.is_relation}
+
+
 @functools.cache
 def _list_fields() -> dict[str, serializers.Field]:
     """DealSerializer's fields, built once: the list renders dates and amounts through them."""
@@ -238,62 +243,156 @@ class DealSerializer(serializers.ModelSerializer):
     def _list_representation(self, deal: Deal) -> dict:
         """What ``super().to_representation`` renders, built directly (a list renders many
         rows): the same keys in the same order and the same values (dates, times and amounts
-        through the declared fields), without DRF's per-field attribute look-ups and nested
-        serializers. The declared fields still describe the schema; a test compares both."""
-        fields = _list_fields()
-        zone = timezone.get_current_timezone()
-        iso = (api_settings.DATETIME_FORMAT or "").lower() == ISO_8601
+        as the declared fields render them), without DRF's per-field attribute look-ups and
+        nested serializers. The declared fields still describe the schema; a test compares
+        both."""
+        partner, user, reason = deal.partner, deal.registered_by, deal.lost_reason
+        return _deal_dict(
+            deal,
+            _RowFormats(),
+            partner=None if partner is None else (partner.id, partner.name),
+            registered_by=None if user is None else (user.id, user.full_name, user.email),
+            lost_reason=None if reason is None else (reason.id, reason.name),
+        )
 
-        def typed(name: str, value):
-            return None if value is None else fields[name].to_representation(value)
 
-        def when(name: str, value):
-            # DateTimeField.to_representation for an aware value and ISO 8601, without the
-            # per-call settings and time-zone look-ups.
-            if value is None or value.tzinfo is None or not iso:
-                return typed(name, value)
-            text = value.astimezone(zone).isoformat()
-            return text[:-6] + "Z" if text.endswith("+00:00") else text
+#: The columns of a list row, read with ``values_list(*LIST_COLUMNS, named=True)``: the
+#: deal's own and the names the row shows of its partner, registrant and lost reason (all
+#: NOT NULL columns, so None means no such row).
+LIST_COLUMNS = (
+    *(name for name in DealSerializer.Meta.fields if name in _DEAL_COLUMNS),
+    "partner_id",
+    "partner__name",
+    "registered_by_id",
+    "registered_by__full_name",
+    "registered_by__email",
+    "lost_reason_id",
+    "lost_reason__name",
+)
 
-        def text(value):
-            return None if value is None else str(value)
 
-        partner = deal.partner
-        user = deal.registered_by
-        reason = deal.lost_reason
-        return {
-            "id": deal.id,
-            "external_id": text(deal.external_id),
-            "status": text(deal.status),
-            "customer_name": text(deal.customer_name),
-            "customer_domain": text(deal.customer_domain),
-            "country": text(deal.country),
-            "contact_name": text(deal.contact_name),
-            "contact_email": text(deal.contact_email),
-            "contact_phone": text(deal.contact_phone),
-            "currency": text(deal.currency),
-            "total": typed("total", deal.total),
-            "expected_close_date": typed("expected_close_date", deal.expected_close_date),
-            "stage": text(deal.stage),
-            "deal_type": text(deal.deal_type),
-            "direct": deal.is_direct,
-            "partner": None if partner is None else {"id": partner.id, "name": str(partner.name)},
-            "registered_by": None
-            if user is None
-            else {"id": user.id, "full_name": str(user.full_name), "email": str(user.email)},
-            "notes": text(deal.notes),
-            "created_at": when("created_at", deal.created_at),
-            "updated_at": when("updated_at", deal.updated_at),
-            "submitted_at": when("submitted_at", deal.submitted_at),
-            "decided_at": when("decided_at", deal.decided_at),
-            "auto_approved": None if deal.auto_approved is None else bool(deal.auto_approved),
-            "protection_ends_at": when("protection_ends_at", deal.protection_ends_at),
-            "extension_status": text(deal.extension_status),
-            "won_amount": typed("won_amount", deal.won_amount),
-            "closed_on": typed("closed_on", deal.closed_on),
-            "lost_reason": None if reason is None else {"id": reason.id, "name": str(reason.name)},
-            "conflict_count": None if deal.conflict_count is None else int(deal.conflict_count),
+def deal_list_rows(rows, *, viewer: Membership | None) -> list[dict]:
+    """A page of the deal list from ``LIST_COLUMNS`` rows: what DealSerializer renders for
+    each deal (no model instances are built for a list; a test compares both)."""
+    formats = _RowFormats()
+    partner_viewer = viewer is not None and viewer.is_partner_member
+    rendered = []
+    for row in rows:
+        data = _deal_dict(
+            row,
+            formats,
+            partner=None if row.partner__name is None else (row.partner_id, row.partner__name),
+            registered_by=None
+            if row.registered_by__email is None
+            else (row.registered_by_id, row.registered_by__full_name, row.registered_by__email),
+            lost_reason=None
+            if row.lost_reason__name is None
+            else (row.lost_reason_id, row.lost_reason__name),
+        )
+        if partner_viewer:
+            data["conflict_count"] = None
+            if row.partner_id != viewer.partner_id:  # _sees_registrant
+                data["partner"] = None
+                data["registered_by"] = None
+        rendered.append(data)
+    return rendered
+
+
+class _RowFormats:
+    """Dates, times and amounts as DealSerializer's declared fields render them, with the
+    look-ups (settings, time zone) done once for many rows."""
+
+    def __init__(self) -> None:
+        self.fields = _list_fields()
+        self.zone = timezone.get_current_timezone()
+        self.iso = (api_settings.DATETIME_FORMAT or "").lower() == ISO_8601
+        self.iso_date = (api_settings.DATE_FORMAT or "").lower() == ISO_8601
+        self.plain_money = {
+            name: field.decimal_places is not None
+            and field.max_digits is not None
+            and getattr(field, "coerce_to_string", api_settings.COERCE_DECIMAL_TO_STRING)
+            and not field.localize
+            and not field.normalize_output
+            for name, field in self.fields.items()
+            if isinstance(field, serializers.DecimalField)
         }
+
+    def when(self, name: str, value):
+        # DateTimeField.to_representation for an aware value and ISO 8601.
+        if value is None:
+            return None
+        if value.tzinfo is None or not self.iso:
+            return self.fields[name].to_representation(value)
+        text = value.astimezone(self.zone).isoformat()
+        return text[:-6] + "Z" if text.endswith("+00:00") else text
+
+    def day(self, name: str, value):
+        if value is None:
+            return None
+        if self.iso_date and type(value) is date:
+            return value.isoformat()
+        return self.fields[name].to_representation(value)
+
+    def money(self, name: str, value):
+        # DecimalField.to_representation quantizes to its places; a stored amount already
+        # has them (numeric(16, 2)), and then renders as itself.
+        if value is None:
+            return None
+        field = self.fields[name]
+        if type(value) is Decimal and self.plain_money.get(name):
+            _sign, digits, exponent = value.as_tuple()
+            if exponent == -field.decimal_places and len(digits) <= field.max_digits:
+                return f"{value:f}"
+        return field.to_representation(value)
+
+
+def _str_or_none(value):
+    return None if value is None else str(value)
+
+
+def _deal_dict(deal, formats: _RowFormats, *, partner, registered_by, lost_reason) -> dict:
+    """The list rendering of a deal (a model instance or a ``LIST_COLUMNS`` row): the keys of
+    ``DealSerializer.Meta.fields`` in order."""
+    text = _str_or_none
+    return {
+        "id": deal.id,
+        "external_id": text(deal.external_id),
+        "status": text(deal.status),
+        "customer_name": text(deal.customer_name),
+        "customer_domain": text(deal.customer_domain),
+        "country": text(deal.country),
+        "contact_name": text(deal.contact_name),
+        "contact_email": text(deal.contact_email),
+        "contact_phone": text(deal.contact_phone),
+        "currency": text(deal.currency),
+        "total": formats.money("total", deal.total),
+        "expected_close_date": formats.day("expected_close_date", deal.expected_close_date),
+        "stage": text(deal.stage),
+        "deal_type": text(deal.deal_type),
+        "direct": deal.partner_id is None,  # Deal.is_direct
+        "partner": None if partner is None else {"id": partner[0], "name": str(partner[1])},
+        "registered_by": None
+        if registered_by is None
+        else {
+            "id": registered_by[0],
+            "full_name": str(registered_by[1]),
+            "email": str(registered_by[2]),
+        },
+        "notes": text(deal.notes),
+        "created_at": formats.when("created_at", deal.created_at),
+        "updated_at": formats.when("updated_at", deal.updated_at),
+        "submitted_at": formats.when("submitted_at", deal.submitted_at),
+        "decided_at": formats.when("decided_at", deal.decided_at),
+        "auto_approved": None if deal.auto_approved is None else bool(deal.auto_approved),
+        "protection_ends_at": formats.when("protection_ends_at", deal.protection_ends_at),
+        "extension_status": text(deal.extension_status),
+        "won_amount": formats.money("won_amount", deal.won_amount),
+        "closed_on": formats.day("closed_on", deal.closed_on),
+        "lost_reason": None
+        if lost_reason is None
+        else {"id": lost_reason[0], "name": str(lost_reason[1])},
+        "conflict_count": None if deal.conflict_count is None else int(deal.conflict_count),
+    }
 
 
 class DealDetailSerializer(DealSerializer):

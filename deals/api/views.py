@@ -215,6 +215,13 @@ class DealViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantViewSe
             return queryset
         return super().filter_queryset(queryset)
 
+    def list(self, request, *args, **kwargs):
+        # The page is read as plain rows (values_list): a list builds no model instances,
+        # and deal_list_rows renders what DealSerializer would (a test compares them).
+        queryset = self.filter_queryset(self.get_queryset())
+        page = self.paginate_queryset(queryset.values_list(*s.LIST_COLUMNS, named=True))
+        return self.get_paginated_response(s.deal_list_rows(page, viewer=self.membership))
+
     def scope_queryset(self, *, actor) -> QuerySet[Deal]:
         queryset = selectors.deal_list(actor=actor).select_related("lost_reason")
         if self.action == "retrieve":

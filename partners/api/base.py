@@ -17,6 +17,7 @@ from rest_framework.views import APIView
 
 from partners.api.pagination import CursorPagination
 from partners.api.permissions import HasRolePermissions
+from partners.api.throttling import UserRateThrottle
 from partners.models import Membership
 from partners.tenancy import TenantModel, require_tenant
 
@@ -42,6 +43,9 @@ class TenantScopedMixin:
 
     #: Permissions per HTTP method, checked by HasRolePermissions (403 when missing).
     required_perms: dict[str, list[str | tuple[str, ...]]] = {}
+    #: The member's rate (settings ``DEFAULT_THROTTLE_RATES["user"]``) in one Redis round
+    #: trip; the anonymous rate never applies here (authentication comes first).
+    throttle_classes = [UserRateThrottle]
 
     def get_permissions(self):
         # Owned here, not by the view: every tenant endpoint checks membership and role.

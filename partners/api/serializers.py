@@ -4,19 +4,26 @@ parse and validate a request, and the view hands the result to a service."""
 from __future__ import annotations
 
 from django.utils.translation import gettext_lazy as _
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from partners import selectors
 from partners.models import (
+    STATUSES_NEEDING_REASON,
     ApiToken,
     Invitation,
     Membership,
     Notification,
     Partner,
+    PartnerSegment,
+    PartnerStatus,
+    PartnerStatusChange,
+    PartnerType,
     Tenant,
     User,
 )
 from partners.roles import Role
+from partners.tiers import Operator, Tier
 
 # ---------------------------------------------------------------- summaries
 
@@ -48,11 +55,259 @@ class TenantSummarySerializer(serializers.ModelSerializer):
 # ---------------------------------------------------------------- partners
 
 
+class TierSummarySerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Tier
+        fields = ["id", "rank", "name"]
+        read_only_fields = fields
+
+
+class ManagerSerializer(serializers.ModelSerializer):
+    """An assigned manager: the membership (its id is what assignments send) and the person."""
+
+    user = UserSummarySerializer(read_only=True)
+
+    class Meta:
+        model = Membership
+        fields = ["id", "role", "user"]
+        read_only_fields = fields
+
+
+class PartnerListSerializer(serializers.ListSerializer):
+    """Renders a page of partners with their managers looked up once for the whole page."""
+
+    def to_representation(self, data):
+        partners = list(data.all() if hasattr(data, "all") else data)
+        self.context["managers"] = selectors.partner_manager_memberships(
+            partner_ids=[p.pk for p in partners]
+        )
+        return super().to_representation(partners)
+
+
 class PartnerSerializer(serializers.ModelSerializer):
+    """A partner organization: profile, status (and why), tier and assigned managers."""
+
+    tier = TierSummarySerializer(read_only=True, allow_null=True)
+    managers = serializers.SerializerMethodField()
+
     class Meta:
         model = Partner
-        fields = ["id", "name", "domain", "status", "created_at"]
+        fields = [
+            "id",
+            "name",
+            "legal_name",
+            "domain",
+            "partner_type",
+            "segment",
+            "employee_count",
+            "countries",
+            "regions",
+            "competencies",
+            "lead_capacity",
+            "status",
+            "status_reason",
+            "status_changed_at",
+            "activated_on",
+            "tier",
+            "tier_pinned_until",
+            "managers",
+            "created_at",
+        ]
         read_only_fields = fields
+        list_serializer_class = PartnerListSerializer
+
+    @extend_schema_field(ManagerSerializer(many=True))
+    def get_managers(self, partner: Partner):
+        managers = self.context.get("managers")
+        if managers is None or partner.pk not in managers:
+            managers = selectors.partner_manager_memberships(partner_ids=[partner.pk])
+        return ManagerSerializer(managers[partner.pk], many=True).data
+
+
+#: Why a field a request may not send is refused, for the fields with a route of their own.
+_ELSEWHERE = {
+    "status": _("Change the status with POST /partners/{id}/status/ (or suspend/reactivate)."),
+    "status_reason": _("Send the reason with the status change."),
+    "managers": _("Assign managers with POST /partners/{id}/managers/."),
+    "tier": _("Tiers follow the tier engine; pin a tier in the admin."),
+}
+
+
+class StrictSerializer(serializers.Serializer):
+    """A field the serializer does not declare is a 400 naming it, not silently ignored."""
+
+    def to_internal_value(self, data):
+        names = data.keys() if hasattr(data, "keys") else []
+        unknown = {
+            name: [_ELSEWHERE.get(name, _("This field cannot be set here."))]
+            for name in sorted(set(names) - set(self.fields))
+        }
+        try:
+            value = super().to_internal_value(data)
+        except serializers.ValidationError as exc:
+            if unknown and isinstance(exc.detail, dict):
+                raise serializers.ValidationError({**exc.detail, **unknown}) from None
+            raise
+        if unknown:
+            raise serializers.ValidationError(unknown)
+        return value
+
+
+class PartnerProfileSerializer(StrictSerializer):
+    """The profile fields staff set (``services.STAFF_PROFILE_FIELDS``)."""
+
+    name = serializers.CharField(max_length=200)
+    legal_name = serializers.CharField(max_length=300, allow_blank=True, required=False)
+    domain = serializers.CharField(max_length=253, help_text=_("Website domain, e.g. example.com."))
+    partner_type = serializers.ChoiceField(choices=PartnerType.choices, required=False)
+    segment = serializers.ChoiceField(
+        choices=PartnerSegment.choices, allow_blank=True, required=False
+    )
+    employee_count = serializers.IntegerField(
+        min_value=0, max_value=2**31 - 1, allow_null=True, required=False
+    )
+    countries = serializers.ListField(
+        child=serializers.CharField(max_length=10),
+        max_length=300,
+        required=False,
+        help_text=_("ISO 3166 two-letter codes."),
+    )
+    regions = serializers.ListField(
+        child=serializers.CharField(max_length=50), max_length=100, required=False
+    )
+    competencies = serializers.ListField(
+        child=serializers.CharField(max_length=100),
+        max_length=100,
+        required=False,
+        help_text=_("Names from GET /competencies/."),
+    )
+    lead_capacity = serializers.IntegerField(min_value=0, max_value=2**31 - 1, required=False)
+
+
+class PartnerCreateSerializer(PartnerProfileSerializer):
+    status = serializers.ChoiceField(choices=PartnerStatus.choices, default=PartnerStatus.ACTIVE)
+    status_reason = serializers.CharField(
+        max_length=500,
+        allow_blank=True,
+        default="",
+        help_text=_("Why, for a partner created suspended or offboarded."),
+    )
+    managers = serializers.PrimaryKeyRelatedField(
+        many=True,
+        queryset=Membership.objects.none(),
+        required=False,
+        help_text=_("Membership ids of channel managers or tenant admins to assign."),
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.context.get("actor") is not None:
+            self.fields["managers"].child_relation.queryset = selectors.manager_candidates()
+
+    def validate(self, attrs):
+        # As for a status change: the partner's users are shown why they cannot register.
+        if attrs.get("status") in STATUSES_NEEDING_REASON and not attrs["status_reason"].strip():
+            raise serializers.ValidationError(
+                {"status_reason": [_("Say why; the partner's users will see it.")]}
+            )
+        return attrs
+
+
+class PartnerUpdateSerializer(PartnerProfileSerializer):
+    """A partial change. Staff who manage the partner send any profile field; the partner's
+    own admins ``legal_name``, ``employee_count``, ``countries`` and ``regions``."""
+
+    def validate(self, attrs):
+        if not attrs:
+            raise serializers.ValidationError(_("Send at least one field to change."))
+        return attrs
+
+
+class PartnerManagersSerializer(StrictSerializer):
+    managers = serializers.PrimaryKeyRelatedField(
+        many=True,
+        queryset=Membership.objects.none(),
+        allow_empty=True,
+        help_text=_(
+            "Membership ids of active channel managers or tenant admins: exactly these will "
+            "manage the partner (an empty list removes every manager)."
+        ),
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.context.get("actor") is not None:
+            self.fields["managers"].child_relation.queryset = selectors.manager_candidates()
+        self.fields["managers"].child_relation.error_messages["does_not_exist"] = _(
+            "No active channel manager or tenant admin of this tenant has id {pk_value}."
+        )
+
+
+class PartnerStatusUpdateSerializer(StrictSerializer):
+    status = serializers.ChoiceField(choices=PartnerStatus.choices)
+    reason = serializers.CharField(
+        max_length=2000,
+        allow_blank=True,
+        default="",
+        help_text=_("Needed to suspend or offboard; the partner's users see it."),
+    )
+
+
+class PartnerSuspendSerializer(StrictSerializer):
+    reason = serializers.CharField(
+        max_length=2000, allow_blank=True, help_text=_("Why; the partner's users see it.")
+    )
+
+
+class PartnerReactivateSerializer(StrictSerializer):
+    reason = serializers.CharField(max_length=2000, allow_blank=True, default="")
+
+
+class PartnerStatusChangeSerializer(serializers.ModelSerializer):
+    changed_by = UserSummarySerializer(read_only=True, allow_null=True)
+
+    class Meta:
+        model = PartnerStatusChange
+        fields = ["id", "from_status", "to_status", "at", "changed_by", "reason"]
+        read_only_fields = fields
+
+
+class MetricValueSerializer(serializers.Serializer):
+    key = serializers.CharField()
+    label = serializers.CharField()
+    unit = serializers.CharField(help_text=_('"currency", "fraction" (0-1), or "" for a count.'))
+    value = serializers.CharField(
+        allow_null=True, help_text=_("A decimal number as a string; null: no value yet.")
+    )
+
+
+class CriterionProgressSerializer(serializers.Serializer):
+    metric = serializers.CharField()
+    label = serializers.CharField()
+    unit = serializers.CharField()
+    operator = serializers.ChoiceField(choices=Operator.choices)
+    threshold = serializers.CharField()
+    value = serializers.CharField(allow_null=True)
+    met = serializers.BooleanField()
+    missing = serializers.CharField(
+        allow_null=True, help_text=_("How much is missing to meet it (null when met).")
+    )
+
+
+class TierProgressSerializer(serializers.Serializer):
+    tier = TierSummarySerializer(allow_null=True)
+    next_tier = TierSummarySerializer(allow_null=True)
+    criteria = CriterionProgressSerializer(
+        many=True, help_text=_("The next tier's criteria, each with the partner's value.")
+    )
+
+
+class PartnerMetricsSerializer(serializers.Serializer):
+    partner = serializers.IntegerField()
+    evaluated_at = serializers.DateTimeField()
+    metrics = MetricValueSerializer(many=True)
+    warnings = serializers.ListField(child=serializers.CharField())
+    progress = TierProgressSerializer()
 
 
 # ---------------------------------------------------------------- memberships

@@ -3,7 +3,7 @@
 from django.urls import path
 from rest_framework.routers import SimpleRouter
 
-from partners.api import views
+from partners.api import views, views_tiers
 
 router = SimpleRouter(use_regex_path=False)
 router.register("tokens", views.TokenViewSet, basename="api-token")
@@ -11,6 +11,10 @@ router.register("memberships", views.MembershipViewSet, basename="api-membership
 router.register("invitations", views.InvitationViewSet, basename="api-invitation")
 router.register("partners", views.PartnerViewSet, basename="api-partner")
 router.register("notifications", views.NotificationViewSet, basename="api-notification")
+router.register("tiers", views_tiers.TierViewSet, basename="api-tier")
+router.register("tier-changes", views_tiers.TierChangeViewSet, basename="api-tier-change")
+router.register("tier-proposals", views_tiers.TierProposalViewSet, basename="api-tier-proposal")
+router.register("competencies", views_tiers.CompetencyViewSet, basename="api-competency")
 
 urlpatterns = [
     path("", views.ApiRootView.as_view(), name="api-root"),

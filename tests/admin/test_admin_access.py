@@ -93,6 +93,11 @@ def test_the_tenant_admin_index_lists_only_tenant_models(as_acme_admin):
         # partner tiers (partners/admin_tiers.py)
         "Tier",
         "TierChange",
+        "TierProposal",
+        # partner organizations (partners/admin.py)
+        "Competency",
+        "PartnerStatusChange",
+        "PartnerImport",  # bulk import (partners/admin_imports.py)
         # deal registration (deals/admin.py)
         "Product",
         "LostReason",

@@ -23,7 +23,39 @@ def rows_everywhere(
     _deal_rows(two_tenants[1], rep=globex_rep)
     _tier_rows(two_tenants[0])
     _tier_rows(two_tenants[1])
+    _partner_rows(two_tenants[0])
+    _partner_rows(two_tenants[1])
+    _import_rows(two_tenants[0])
+    _import_rows(two_tenants[1])
     return two_tenants
+
+
+def _import_rows(tenant):
+    """A checked partner CSV import with an error (partners/admin_imports.py)."""
+    from partners.models import PartnerImport
+
+    with tenant_context(tenant):
+        PartnerImport.objects.create(
+            tenant=tenant, filename="partners.csv", content="name,domain\r\nA,bad\r\n",
+            status="invalid", total_rows=1, processed_rows=1,
+            errors=[{"row": 2, "field": "domain", "message": "Not a domain."}],
+        )  # fmt: skip
+
+
+def _partner_rows(tenant):
+    """A competency, a status change of the first partner and a pending tier proposal."""
+    from partners import services
+    from partners.models import Competency, Partner
+    from partners.tiers import Tier, TierChangeKind, TierProposal
+
+    with tenant_context(tenant):
+        Competency.objects.create(tenant=tenant, name="Cloud")
+        partner = Partner.objects.order_by("pk").first()
+        services.partner_suspend(actor=None, partner=partner, reason="Audit pending")
+        TierProposal.objects.create(
+            tenant=tenant, partner=partner, from_tier=partner.tier,
+            to_tier=Tier.objects.first(), kind=TierChangeKind.PROMOTION, reason="Test",
+        )  # fmt: skip
 
 
 def _tier_rows(tenant):

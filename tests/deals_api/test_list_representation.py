@@ -47,3 +47,47 @@ def test_the_list_row_is_byte_identical_to_the_generic_rendering(
                 fast = json.dumps(serializer._list_representation(deal), cls=JSONEncoder)
                 generic = json.dumps(_generic(serializer, deal), cls=JSONEncoder)
                 assert fast == generic
+
+
+def test_the_list_page_renders_what_the_serializer_renders_for_each_viewer(
+    tenant,
+    acme_deals,
+    make_deal,
+    partner_rep,
+    partner_admin,
+    channel_manager,
+    lost_reason,
+    api_as,
+):
+    """The list endpoint reads plain rows (deals.api.serializers.LIST_COLUMNS) and renders
+    them with deal_list_rows: the same body DealSerializer gives the same deals, for staff
+    and for partner users (conflicts hidden, another organization's registrant left out)."""
+    make_deal(
+        partner_rep,
+        status="won",
+        won_amount=Decimal("1234.5"),
+        closed_on=timezone.localdate() - timedelta(days=1),
+    )
+    make_deal(partner_rep, status="lost", lost_reason=lost_reason)
+    for zone in ["UTC", "America/St_Johns"]:
+        tenant.time_zone = zone
+        tenant.save(update_fields=["time_zone"])
+        for viewer in [channel_manager, partner_admin, partner_rep]:
+            body = api_as(viewer).get("/api/v1/deals/?page_size=200").json()
+            with tenant_context(tenant, viewer):
+                from deals import selectors
+
+                deals = {
+                    deal.pk: deal
+                    for deal in selectors.deal_list(actor=viewer).select_related("lost_reason")
+                }
+                serializer = DealSerializer(context={"viewer": viewer})
+                expected = [
+                    json.loads(
+                        json.dumps(serializer.to_representation(deals[row["id"]]), cls=JSONEncoder)
+                    )
+                    for row in body["results"]
+                ]
+            assert len(body["results"]) == len(deals) > 0
+            assert body["results"] == expected
+            assert [list(row) for row in body["results"]] == [list(row) for row in expected]

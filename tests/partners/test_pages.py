@@ -17,12 +17,16 @@ pytestmark = pytest.mark.django_db
 
 EXPECTED_NAV = {
     "tenant_admin": [
-        "Console", "Review queue", "Deals", "Leads", "People", "API tokens", "Admin",
+        "Console", "Review queue", "Deals", "Leads", "Partners", "Tier approvals", "People",
+        "API tokens", "Admin",
     ],
-    "channel_manager": ["Console", "Review queue", "Deals", "Leads", "People", "API tokens"],
-    "finance": ["Console", "Deals", "People", "API tokens"],
-    "marketing": ["Console", "Deals", "Leads", "API tokens"],
-    "analyst": ["Console", "Deals", "People", "API tokens"],
+    "channel_manager": [
+        "Console", "Review queue", "Deals", "Leads", "Partners", "Tier approvals", "People",
+        "API tokens",
+    ],
+    "finance": ["Console", "Deals", "Partners", "People", "API tokens"],
+    "marketing": ["Console", "Deals", "Leads", "Partners", "API tokens"],
+    "analyst": ["Console", "Deals", "Partners", "People", "API tokens"],
     "partner_admin": ["Portal", "My deals", "Offered leads", "People", "API tokens"],
     "partner_rep": ["Portal", "My deals", "Offered leads", "API tokens"],
 }  # fmt: skip
