@@ -256,11 +256,12 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
-CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+CELERY_BEAT_SCHEDULER = "config.beat:DefaultsOnlyDatabaseScheduler"
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_TASK_DEFAULT_QUEUE = f"trellis-test-{_TEST_RUN}" if TESTING else "trellis"
 OUTBOX_SWEEP_SECONDS = env.int("OUTBOX_SWEEP_SECONDS", default=60)
-# Installed into django-celery-beat's tables by its scheduler; editable in the admin.
+# Installed into django-celery-beat's tables by its scheduler when missing (config/beat.py), then
+# edited in the admin: an edit survives restarts.
 CELERY_BEAT_SCHEDULE = {
     "sweep-outbox": {"task": "partners.sweep_outbox", "schedule": OUTBOX_SWEEP_SECONDS},
     # Rules of engagement: expire registrations past protection, warn before (per tenant).

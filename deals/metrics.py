@@ -71,6 +71,8 @@ def deal_metrics(
     deals = Deal.objects.filter(partner__isnull=False)
     if partner_ids is not None:
         deals = deals.filter(partner_id__in=list(partner_ids))
+    # Counting partner_id (never null here), not id: every column the query reads can then
+    # come from one covering index (an index-only scan), should the deals table get one.
     rows = (
         # Only rows some figure counts: the older deals are skipped before the grouping.
         deals.filter(won | registered | decided)
@@ -78,11 +80,11 @@ def deal_metrics(
         .values("partner_id")
         .annotate(
             revenue=Sum(amount, filter=won & Q(currency=currency)),
-            won=Count("id", filter=won),
-            excluded=Count("id", filter=won & ~Q(currency=currency)),
-            registered=Count("id", filter=registered),
-            decided=Count("id", filter=decided),
-            approved=Count("id", filter=decided & Q(status__in=APPROVED_OR_LATER)),
+            won=Count("partner_id", filter=won),
+            excluded=Count("partner_id", filter=won & ~Q(currency=currency)),
+            registered=Count("partner_id", filter=registered),
+            decided=Count("partner_id", filter=decided),
+            approved=Count("partner_id", filter=decided & Q(status__in=APPROVED_OR_LATER)),
         )
         .values_list(
             "partner_id", "revenue", "won", "excluded", "registered", "decided", "approved"

@@ -417,9 +417,9 @@ def deal_submit(*, actor: Membership, deal: Deal, comment: str = "") -> Deal:
     deal.submitted_at = timezone.now()
     deal.updated_at = deal.submitted_at
     deal.save(update_fields=["status", "submitted_at", "updated_at"])
-    conflicts = detect_conflicts(deal)
-    _record(deal, previous, DealStatus.SUBMITTED, actor=actor, comment=comment)
     rules = engagement_rules()
+    conflicts = detect_conflicts(deal, rules=rules)
+    _record(deal, previous, DealStatus.SUBMITTED, actor=actor, comment=comment)
     limit = auto_approve_limit(deal, rules)
     if (
         not conflicts
@@ -427,13 +427,18 @@ def deal_submit(*, actor: Membership, deal: Deal, comment: str = "") -> Deal:
         and deal.currency == (rules.auto_approve_currency or require_tenant().default_currency)
         and deal.total <= limit
     ):
-        _approve(deal, actor=None, comment=_("Approved automatically: no conflict, within limit."))
+        _approve(
+            deal,
+            actor=None,
+            comment=_("Approved automatically: no conflict, within limit."),
+            rules=rules,
+        )
     return deal
 
 
-def detect_conflicts(deal: Deal) -> list[DealConflict]:
+def detect_conflicts(deal: Deal, *, rules: EngagementRules | None = None) -> list[DealConflict]:
     """Find and store the open registrations and direct deals this deal may collide with."""
-    threshold = engagement_rules().name_similarity_threshold
+    threshold = (rules or engagement_rules()).name_similarity_threshold
     found = selectors.conflict_candidates(
         tenant_id=deal.tenant_id,
         deal_id=deal.pk,
@@ -508,8 +513,10 @@ def deal_approve(
     return deal
 
 
-def _approve(deal: Deal, *, actor: Membership | None, comment: str) -> None:
-    rules = engagement_rules()
+def _approve(
+    deal: Deal, *, actor: Membership | None, comment: str, rules: EngagementRules | None = None
+) -> None:
+    rules = rules or engagement_rules()
     now = timezone.now()
     previous = deal.status
     deal.status = DealStatus.APPROVED
@@ -816,7 +823,13 @@ def _lock_visible(actor: Membership | None, deal: Deal) -> Deal:
     submission naming it as candidate) can still be inserted meanwhile, so a submission and a
     review touching the same pair of deals do not deadlock on the foreign-key checks."""
     queryset = Deal.objects.all() if actor is None else selectors.deal_list(actor=actor)
-    locked = queryset.select_for_update(no_key=True, of=("self",)).filter(pk=deal.pk).first()
+    # With the partner's tier: its benefits (protection, auto-approval limit) decide approvals.
+    locked = (
+        queryset.select_related("partner__tier")
+        .select_for_update(no_key=True, of=("self",))
+        .filter(pk=deal.pk)
+        .first()
+    )
     if locked is None:
         raise Http404
     return locked

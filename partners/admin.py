@@ -44,6 +44,7 @@ from partners.admin_base import (
     role_allows,
 )
 from partners.models import (
+    STATUSES_NEEDING_REASON,
     ApiToken,
     AutomationRun,
     Competency,
@@ -96,6 +97,7 @@ class TenantAdminForm(forms.ModelForm):
         required=False,
         min_value=0,
         max_value=MAX_GRACE_DAYS,
+        widget=forms.NumberInput(attrs={"placeholder": str(DEFAULT_GRACE_DAYS)}),
         help_text=format_lazy(
             gettext_lazy(
                 "How long a partner may stay below its tier's criteria before the tier "
@@ -260,6 +262,7 @@ class TenantAdmin(TrellisModelAdmin):
             adopt(obj, saved)
         else:
             # Operators editing a tenant's row (slug, active flag): no service owns that.
+            obj.settings = data.get("settings") or {}  # with the tier-program fields merged
             super().save_model(request, obj, form, change)
 
 
@@ -381,6 +384,14 @@ class PartnerAdminForm(TenantScopedForm):
         for name in ("partner_type", "lead_capacity"):
             if name in self.fields:  # empty: the model's default
                 self.fields[name].required = False
+        if "status" in self.fields:
+            # A new partner starts as an applicant, onboarding or active; suspending and
+            # offboarding need a reason and go through the actions.
+            self.fields["status"].choices = [
+                (value, label)
+                for value, label in PartnerStatus.choices
+                if value not in STATUSES_NEEDING_REASON
+            ]
         if "competencies" in self.fields and self.admin_tenant is not None:
             # The tenant's list; a competency the partner holds but the list has lost
             # stays offered, so saving the form does not drop it silently.

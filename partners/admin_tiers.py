@@ -235,6 +235,7 @@ class TierProposalAdmin(ReadOnlyAdminMixin, TenantScopedAdmin):
     list_filter = ("status", "kind", "to_tier")
     list_select_related = ("partner", "from_tier", "to_tier", "decided_by")
     search_fields = ("partner__name",)
+    ordering = ("-created_at", "-id")
     date_hierarchy = "created_at"
     fields = (
         "partner",

@@ -25,6 +25,7 @@ NAVIGATION = [
     (_("Console"), "console:home", "partners.access_staff_console"),
     (_("Partners"), "partners_console:directory", "partners.view_partner"),
     (_("Portal"), "portal:home", "partners.access_partner_portal"),
+    (_("Company"), "profile:detail", "partners.access_partner_portal"),
     (_("People"), "people:list", "partners.view_membership"),
     (_("API tokens"), "people:tokens", None),
     (_("Admin"), "admin:index", "partners.access_tenant_admin"),

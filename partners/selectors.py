@@ -305,11 +305,16 @@ def partner_managers(*, partner_ids: Iterable[int]) -> dict[int, list[User]]:
     out: dict[int, list[User]] = {pid: [] for pid in ids}
     if not ids:
         return out
+    # A manager whose membership (or account) was deactivated is no longer anyone's manager.
+    active = Membership.objects.filter(
+        is_active=True, user__is_active=True, role__in=[r.value for r in MANAGER_ROLES]
+    ).values("user_id")
     rows = (
         PartnerUserObjectPermission.objects.filter(
             content_object_id__in=ids,
             permission__codename=MANAGE_PARTNER,
             permission__content_type__app_label="partners",
+            user_id__in=active,
         )
         .select_related("user")
         .order_by("user__email")
@@ -505,7 +510,8 @@ def tier_change_list(*, actor: Membership) -> QuerySet[TierChange]:
 
 
 def partner_manager_memberships(*, partner_ids: Iterable[int]) -> dict[int, list[Membership]]:
-    """The memberships of each partner's assigned managers (two queries for any number)."""
+    """The memberships of each partner's assigned managers (two queries for any number);
+    like :func:`partner_managers`, a deactivated manager is nobody's manager."""
     ids = list(partner_ids)
     out: dict[int, list[Membership]] = {pid: [] for pid in ids}
     if not ids:
@@ -522,7 +528,10 @@ def partner_manager_memberships(*, partner_ids: Iterable[int]) -> dict[int, list
     members = {
         m.user_id: m
         for m in Membership.objects.select_related("user").filter(
-            user_id__in={user_id for _, user_id in grants}
+            user_id__in={user_id for _, user_id in grants},
+            is_active=True,
+            user__is_active=True,
+            role__in=[r.value for r in MANAGER_ROLES],
         )
     }
     for partner_id, user_id in grants:

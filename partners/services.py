@@ -271,7 +271,12 @@ def partner_update(*, actor: Membership | None, partner: Partner, **changes) -> 
 
 @transaction.atomic
 def partner_set_status(
-    *, actor: Membership | None, partner: Partner, status: str, reason: str = ""
+    *,
+    actor: Membership | None,
+    partner: Partner,
+    status: str,
+    reason: str = "",
+    only_from: str | None = None,
 ) -> Partner:
     """Move a partner to ``status`` along ``STATUS_TRANSITIONS`` (suspending or offboarding
     needs a reason, which the partner's users are shown). The first activation dates it."""
@@ -281,6 +286,11 @@ def partner_set_status(
     partner = Partner.objects.select_for_update().get(pk=partner.pk)
     if status not in PartnerStatus.values:
         raise ValidationError({"status": _("Unknown status.")})
+    if only_from is not None and partner.status != only_from:
+        raise ValidationError(
+            {"status": _("Only a %(status)s partner can be changed this way.")
+             % {"status": PartnerStatus(only_from).label.lower()}}
+        )  # fmt: skip
     if status not in STATUS_TRANSITIONS[partner.status]:
         raise ValidationError(
             {
@@ -323,10 +333,13 @@ def partner_suspend(*, actor: Membership | None, partner: Partner, reason: str) 
 
 
 def partner_reactivate(*, actor: Membership | None, partner: Partner, reason: str = "") -> Partner:
-    if partner.status != PartnerStatus.SUSPENDED:
-        raise ValidationError({"status": _("Only a suspended partner can be reactivated.")})
+    # Checked on the locked row (the object passed in may be stale).
     return partner_set_status(
-        actor=actor, partner=partner, status=PartnerStatus.ACTIVE, reason=reason
+        actor=actor,
+        partner=partner,
+        status=PartnerStatus.ACTIVE,
+        reason=reason,
+        only_from=PartnerStatus.SUSPENDED,
     )
 
 

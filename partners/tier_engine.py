@@ -47,7 +47,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from partners import events
+from partners import events, selectors
 from partners import metrics as metric_registry
 from partners.models import Membership, Partner, PartnerStatus, Tenant
 from partners.permissions import membership_permissions
@@ -61,7 +61,6 @@ from partners.tiers import (
     TierProposal,
     TierProposalStatus,
     changes_need_approval,
-    criterion_holds,
     demotion_grace_days,
 )
 
@@ -99,6 +98,7 @@ class _Ladder:
 
     def __init__(self, tiers: list[Tier], criteria: dict[int, list[TierCriterion]]) -> None:
         self.steps = []
+        self.texts: dict[int, list[tuple[str, str, object, Decimal]]] = {}
         for tier in tiers:
             checks = []
             for c in criteria.get(tier.pk, []):
@@ -106,6 +106,19 @@ class _Ladder:
                     raise ValueError(f"Unknown operator {c.operator!r}")
                 checks.append((c.metric, _COMPARE[c.operator], c.threshold))
             self.steps.append((tier, checks))
+            self.texts[tier.pk] = [
+                (c.metric, f"{c.operator} {c.threshold}", _COMPARE[c.operator], c.threshold)
+                for c in criteria.get(tier.pk, [])
+            ]
+
+    def explain(self, tier: Tier, values: dict[str, Decimal | None]) -> str:
+        """Each criterion of ``tier`` with the partner's value and whether it holds."""
+        parts = []
+        for key, rule, compare, threshold in self.texts.get(tier.pk, []):
+            value = values.get(key)
+            mark = "✓" if value is not None and compare(value, threshold) else "✗"
+            parts.append(f"{key} = {value} {rule} {mark}")
+        return "; ".join(parts) or "-"
 
     def earned(self, values: dict[str, Decimal | None]) -> Tier | None:
         for tier, checks in self.steps:
@@ -116,14 +129,6 @@ class _Ladder:
             else:
                 return tier
         return None
-
-
-def _criteria_text(criteria: list[TierCriterion], values: dict[str, Decimal | None]) -> str:
-    parts = []
-    for c in criteria:
-        mark = "✓" if criterion_holds(c.operator, values.get(c.metric), c.threshold) else "✗"
-        parts.append(f"{c.metric} = {values.get(c.metric)} {c.operator} {c.threshold} {mark}")
-    return "; ".join(parts)
 
 
 def earned_tier(
@@ -223,7 +228,7 @@ def _evaluate(tenant: Tenant, *, dry_run: bool, now: datetime) -> list[Proposal]
         if _rank(earned) > _rank(current):
             reason = promoted % {
                 "tier": earned.name,
-                "criteria": _criteria_text(criteria.get(earned.pk, []), values) or "-",
+                "criteria": ladder.explain(earned, values),
             }
             kind = TierChangeKind.PROMOTION
         elif _rank(earned) == _rank(current):
@@ -240,7 +245,7 @@ def _evaluate(tenant: Tenant, *, dry_run: bool, now: datetime) -> list[Proposal]
                 "tier": current.name,
                 "since": timezone.localtime(shortfall_since).date().isoformat(),
                 "days": grace.days,
-                "criteria": _criteria_text(criteria.get(current.pk, []), values) or "-",
+                "criteria": ladder.explain(current, values),
             }
             kind = TierChangeKind.DEMOTION
 
@@ -375,7 +380,10 @@ def _tier_ids(proposal: Proposal) -> tuple[int | None, int | None]:
     )
 
 
-@transaction.atomic
+class _StaleProposal(Exception):
+    pass
+
+
 def tier_proposal_decide(
     *,
     actor: Membership,
@@ -386,11 +394,28 @@ def tier_proposal_decide(
 ) -> TierProposal:
     """Approve (apply the change, recording a ``TierChange``) or reject a pending proposal.
 
-    A proposal whose partner no longer has its ``from`` tier (changed since) is superseded
-    and refused. Runs in the caller's tenant context."""
+    Only members who may decide proposals and who see the partner (channel managers: their
+    assigned partners) may decide. A proposal whose partner no longer has its ``from`` tier
+    (changed since) is marked superseded and refused. Runs in the caller's tenant context."""
+    now = now or timezone.now()
+    try:
+        return _decide(actor=actor, proposal=proposal, approve=approve, note=note, now=now)
+    except _StaleProposal:
+        # Recorded outside the refused decision's transaction, so the mark is kept.
+        TierProposal.objects.filter(pk=proposal.pk, status=TierProposalStatus.PENDING).update(
+            status=TierProposalStatus.SUPERSEDED, decided_by=actor.user, decided_at=now
+        )
+        raise ValidationError(_("The partner's tier changed since this was proposed.")) from None
+
+
+@transaction.atomic
+def _decide(
+    *, actor: Membership, proposal: TierProposal, approve: bool, note: str, now: datetime
+) -> TierProposal:
     if "partners.decide_tier_proposal" not in membership_permissions(actor):
         raise PermissionDenied(_("Your role does not allow this."))
-    now = now or timezone.now()
+    if not selectors.partner_list(actor=actor).filter(pk=proposal.partner_id).exists():
+        raise PermissionDenied(_("You do not manage this partner."))
     proposal = TierProposal.objects.select_for_update().get(pk=proposal.pk)
     if proposal.status != TierProposalStatus.PENDING:
         raise ValidationError(_("This proposal has already been decided."))
@@ -401,9 +426,7 @@ def tier_proposal_decide(
     proposal.decided_at = now
     proposal.note = note.strip()
     if partner.tier_id != proposal.from_tier_id:
-        proposal.status = TierProposalStatus.SUPERSEDED
-        proposal.save(update_fields=["status", "decided_by", "decided_at", "note"])
-        raise ValidationError(_("The partner's tier changed since this was proposed."))
+        raise _StaleProposal
     if not approve:
         proposal.status = TierProposalStatus.REJECTED
         proposal.save(update_fields=["status", "decided_by", "decided_at", "note"])

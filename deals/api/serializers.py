@@ -230,6 +230,8 @@ class DealSerializer(serializers.ModelSerializer):
     def to_representation(self, deal: Deal) -> dict:
         if type(self) is DealSerializer:
             data = self._list_representation(deal)
+        elif type(self) is DealDetailSerializer:
+            data = self._detail_representation(deal)
         else:
             data = super().to_representation(deal)
         viewer = _viewer(self)
@@ -254,6 +256,18 @@ class DealSerializer(serializers.ModelSerializer):
             registered_by=None if user is None else (user.id, user.full_name, user.email),
             lost_reason=None if reason is None else (reason.id, reason.name),
         )
+
+    def _detail_representation(self, deal: Deal) -> dict:
+        """What ``super().to_representation`` renders for DealDetailSerializer: the list
+        row, then the detail's own fields rendered by the fields of one serializer built once
+        (building one per response, with its nested serializers, costs more than rendering)."""
+        data = self._list_representation(deal)
+        fields = _detail_fields()
+        for name in _DETAIL_ONLY:
+            field = fields[name]
+            attribute = field.get_attribute(deal)
+            data[name] = None if attribute is None else field.to_representation(attribute)
+        return data
 
 
 #: The columns of a list row, read with ``values_list(*LIST_COLUMNS, named=True)``: the
@@ -446,6 +460,17 @@ class DealDetailSerializer(DealSerializer):
         if not _sees_registrant(viewer, deal):
             data["timeline"] = [{**entry, "actor": None} for entry in data["timeline"]]
         return data
+
+
+_DETAIL_ONLY = [
+    name for name in DealDetailSerializer.Meta.fields if name not in DealSerializer.Meta.fields
+]
+
+
+@functools.cache
+def _detail_fields() -> dict[str, serializers.Field]:
+    """DealDetailSerializer's fields, built once (they use no context)."""
+    return dict(DealDetailSerializer().fields)
 
 
 class ConflictCandidateSerializer(serializers.ModelSerializer):

@@ -19,7 +19,7 @@ permission a 403; an illegal transition a 400 with code ``invalid``.
 from __future__ import annotations
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Prefetch, QuerySet, prefetch_related_objects
 from django.http import StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
@@ -222,15 +222,36 @@ class DealViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantViewSe
         page = self.paginate_queryset(queryset.values_list(*s.LIST_COLUMNS, named=True))
         return self.get_paginated_response(s.deal_list_rows(page, viewer=self.membership))
 
+    #: Actions whose service re-reads (and locks) the deal through the actor's scope before
+    #: anything else: the view's look-up only has to answer 404, so it reads the id alone.
+    SERVICE_REREADS = frozenset(
+        {
+            "submit",
+            "approve",
+            "reject",
+            "request_info",
+            "mark_won",
+            "mark_lost",
+            "request_extension",
+            "decide_extension",
+        }
+    )
+
     def scope_queryset(self, *, actor) -> QuerySet[Deal]:
-        queryset = selectors.deal_list(actor=actor).select_related("lost_reason")
+        if self.action in self.SERVICE_REREADS:
+            return selectors.deal_list(actor=actor).select_related(None).only("pk")
+        queryset = self._visible(actor)
         if self.action == "retrieve":
             queryset = self._with_details(queryset)
         return queryset
 
     @staticmethod
-    def _with_details(queryset: QuerySet[Deal]) -> QuerySet[Deal]:
-        return queryset.prefetch_related(
+    def _visible(actor) -> QuerySet[Deal]:
+        return selectors.deal_list(actor=actor).select_related("lost_reason")
+
+    @staticmethod
+    def _detail_prefetches() -> list[Prefetch]:
+        return [
             Prefetch("lines", DealLine.objects.select_related("product").order_by("id")),
             Prefetch(
                 "further_partners", DealPartner.objects.select_related("partner").order_by("id")
@@ -238,7 +259,11 @@ class DealViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantViewSe
             Prefetch(
                 "transitions", DealTransition.objects.select_related("actor").order_by("at", "id")
             ),
-        )
+        ]
+
+    @classmethod
+    def _with_details(cls, queryset: QuerySet[Deal]) -> QuerySet[Deal]:
+        return queryset.prefetch_related(*cls._detail_prefetches())
 
     #: What each action parses (also what OPTIONS describes); the rest render deals.
     INPUT_SERIALIZERS = {
@@ -271,9 +296,17 @@ class DealViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantViewSe
 
     def _detail(self, deal: Deal, *, status_code: int = status.HTTP_200_OK) -> Response:
         """The deal as it now stands, read back through the actor's scope."""
-        fresh = self._with_details(self.get_queryset()).filter(pk=deal.pk).first()
+        queryset = self._visible(self.membership).filter(tenant_id=require_tenant().pk)
+        fresh = self._with_details(queryset).filter(pk=deal.pk).first()
         body = s.DealDetailSerializer(fresh or deal, context=self.get_serializer_context()).data
         return Response(body, status=status_code)
+
+    def _written(self, deal: Deal) -> Response:
+        """The deal a transition service returns, as it now stands: the row it read through
+        the actor's scope under a lock and then wrote, so only the related rows are read."""
+        prefetch_related_objects([deal], *self._detail_prefetches())
+        body = s.DealDetailSerializer(deal, context=self.get_serializer_context()).data
+        return Response(body)
 
     def _parse(self, request):
         serializer = self.INPUT_SERIALIZERS[self.action](data=request.data)
@@ -358,7 +391,7 @@ class DealViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantViewSe
         deal = services.deal_submit(
             actor=self.membership, deal=deal, comment=data.get("comment", "")
         )
-        return self._detail(deal)
+        return self._written(deal)
 
     @_transition_schema(
         "Approve a submission",

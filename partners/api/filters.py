@@ -116,7 +116,7 @@ class _TierIdListField(forms.Field):
         ids = []
         for item in values:
             text = str(item).strip()
-            if not (text.isascii() and text.isdigit() and len(text) <= 19):
+            if not (text.isascii() and text.isdigit() and len(text) <= 19) or int(text) > _MAX_ID:
                 raise ValidationError(_("Use tier ids, or 0 for no tier."), code="invalid")
             ids.append(int(text))
         return ids

@@ -129,7 +129,7 @@ _ELSEWHERE = {
     "status": _("Change the status with POST /partners/{id}/status/ (or suspend/reactivate)."),
     "status_reason": _("Send the reason with the status change."),
     "managers": _("Assign managers with POST /partners/{id}/managers/."),
-    "tier": _("Tiers follow the tier engine; pin a tier in the admin."),
+    "tier": _("The tier follows the tier engine (or a pin set by a tenant admin)."),
 }
 
 

@@ -428,3 +428,52 @@ def test_the_tier_engine_schedule_is_editable_by_operators(as_operator, login, t
         f"{ADMIN}/django_celery_beat/periodictask/{task.pk}/change/"
     )
     assert tenant_page.status_code in (403, 404)
+
+
+def test_an_operator_sets_a_tenants_tier_settings_too(as_operator, other_tenant):
+    response = as_operator.post(
+        f"/admin/partners/tenant/{other_tenant.pk}/change/",
+        {
+            "name": "Globex",
+            "slug": "globex",
+            "default_currency": "USD",
+            "time_zone": "UTC",
+            "is_active": "on",
+            "settings": "{}",
+            "tier_demotion_grace_days": "0",
+            "tier_changes_need_approval": "on",
+        },
+    )
+
+    assert response.status_code == 302
+    other_tenant.refresh_from_db()
+    assert other_tenant.settings == {
+        "tier_demotion_grace_days": 0,
+        "tier_changes_need_approval": True,
+    }
+
+
+def test_an_operator_adds_a_partner_whose_competencies_the_tenant_knows(as_operator, other_tenant):
+    with tenant_context(other_tenant):
+        Competency.objects.create(tenant=other_tenant, name="Chemicals")
+    form = {
+        **_partner_form(name="Initech", domain="initech.test", countries="US"),
+        "owner_tenant": other_tenant.pk,
+    }
+
+    unknown = as_operator.post("/admin/partners/partner/add/", {**form, "competencies": "Cloud"})
+    known = as_operator.post("/admin/partners/partner/add/", {**form, "competencies": "Chemicals"})
+
+    assert unknown.status_code == 200
+    assert "competencies" in unknown.context["adminform"].form.errors
+    assert known.status_code == 302
+    assert _get(other_tenant, name="Initech").competencies == ["Chemicals"]
+
+
+def test_a_new_partner_cannot_start_suspended(as_acme_admin, tenant):
+    before = _partner_count(tenant)
+    response = as_acme_admin.post(f"{PARTNERS}add/", _partner_form(status="suspended"))
+
+    assert response.status_code == 200
+    assert "status" in response.context["adminform"].form.errors
+    assert _partner_count(tenant) == before

@@ -201,6 +201,7 @@ def test_the_directory_filters_by_manager_membership_id(
         ("segment=galactic", "segment"),
         ("tier=gold", "tier"),
         ("tier=-1", "tier"),
+        ("tier=99999999999999999999", "tier"),
         ("country=USA", "country"),
         ("manager=abc", "manager"),
         ("manager=999999", "manager"),

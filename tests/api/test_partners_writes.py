@@ -229,7 +229,13 @@ def test_tenant_admins_set_the_managers(api_as, tenant, tenant_admin, channel_ma
 
 @pytest.mark.parametrize(
     ("body", "field"),
-    [({}, "managers"), ({"managers": [999999]}, "managers"), ({"managers": 5}, "managers")],
+    [
+        ({}, "managers"),
+        ({"managers": [999999]}, "managers"),
+        ({"managers": [10**30]}, "managers"),
+        ({"managers": 5}, "managers"),
+        ({"managers": [True]}, "managers"),
+    ],
 )
 def test_bad_managers_answer_400_and_change_nothing(
     api_as, tenant, tenant_admin, channel_manager, partner, body, field

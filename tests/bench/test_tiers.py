@@ -66,15 +66,17 @@ def test_a_replay_leaves_transaction_control_to_its_own_transaction():
 def test_the_report_shows_each_run_against_the_floor():
     floor = EngineRow("floor", timings=[1.0, 1.2, 0.9], queries=2)
     quick = EngineRow(
-        "steady state (x)", timings=[1.5, 1.4], own_sql=[1.2], queries=9, changes=0, written=0
-    )
+        "steady state (x)", timings=[1.5, 1.4], own_sql=[1.2], queries=9, changes=0,
+        promotions=0, written=0,
+    )  # fmt: skip
     slow = EngineRow(
-        "cold run (x)", timings=[4.0], own_sql=[3.0], queries=12, changes=18_045, written=18_045
-    )
+        "cold run (x)", timings=[4.0], own_sql=[3.0], queries=12, changes=18_045,
+        promotions=18_000, written=18_045,
+    )  # fmt: skip
 
     text = table(floor, [quick, slow])
 
-    assert "| floor" in text and "18,045" in text
+    assert "| floor" in text and "18,045" in text and "18,000" in text
     assert "1.2x" in text  # 1.45 / 1.0 (medians), steady state
     assert "4.0x" in text  # cold run
     assert verdict(floor, [quick, slow]) == (
@@ -121,8 +123,8 @@ def test_a_whole_run_measures_every_figure_and_leaves_no_changes_behind(tenant, 
 
     assert floor.queries == 2 and len(floor.timings) == 1
     dry, cold, steady = rows
-    assert (dry.changes, dry.written) == (4, 0)
-    assert (cold.changes, cold.written) == (4, 4)
+    assert (dry.changes, dry.promotions, dry.written) == (4, 4, 0)
+    assert (cold.changes, cold.promotions, cold.written) == (4, 4, 4)
     assert (steady.changes, steady.written) == (0, 0)
     assert all(row.own_sql and row.queries for row in rows)
     assert sum(spread.values()) == 4 and spread["(none)"] == 0

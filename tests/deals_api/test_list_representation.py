@@ -91,3 +91,40 @@ def test_the_list_page_renders_what_the_serializer_renders_for_each_viewer(
             assert len(body["results"]) == len(deals) > 0
             assert body["results"] == expected
             assert [list(row) for row in body["results"]] == [list(row) for row in expected]
+
+
+def test_the_detail_is_byte_identical_to_the_generic_rendering(
+    tenant, acme_deals, make_deal, partner_rep, channel_manager, lost_reason, product
+):
+    """DealDetailSerializer renders the list row plus its own fields through fields built
+    once: the same bytes as DRF's generic rendering, lines, partners and timeline included."""
+    from deals.api.serializers import DealDetailSerializer
+    from deals.api.views import DealViewSet
+    from deals.services import LineInput
+
+    make_deal(
+        partner_rep,
+        status="won",
+        won_amount=Decimal("99.5"),
+        closed_on=timezone.localdate() - timedelta(days=1),
+        lines=[
+            LineInput(product_id=product.pk, quantity=3),
+            LineInput(product_id=product.pk, quantity=1),
+        ],
+    )
+    make_deal(partner_rep, status="lost", lost_reason=lost_reason)
+    for zone in ["UTC", "Asia/Kolkata"]:
+        tenant.time_zone = zone
+        with tenant_context(tenant):
+            deals = list(
+                DealViewSet._with_details(
+                    Deal.objects.select_related("partner", "registered_by", "lost_reason")
+                ).order_by("id")
+            )
+            serializer = DealDetailSerializer()
+            assert any(deal.transitions.all() for deal in deals)
+            assert any(deal.further_partners.all() for deal in deals)
+            for deal in deals:
+                fast = json.dumps(serializer._detail_representation(deal), cls=JSONEncoder)
+                generic = json.dumps(_generic(serializer, deal), cls=JSONEncoder)
+                assert fast == generic

@@ -27,8 +27,8 @@ EXPECTED_NAV = {
     "finance": ["Console", "Deals", "Partners", "People", "API tokens"],
     "marketing": ["Console", "Deals", "Leads", "Partners", "API tokens"],
     "analyst": ["Console", "Deals", "Partners", "People", "API tokens"],
-    "partner_admin": ["Portal", "My deals", "Offered leads", "People", "API tokens"],
-    "partner_rep": ["Portal", "My deals", "Offered leads", "API tokens"],
+    "partner_admin": ["Portal", "My deals", "Offered leads", "Company", "People", "API tokens"],
+    "partner_rep": ["Portal", "My deals", "Offered leads", "Company", "API tokens"],
 }  # fmt: skip
 
 

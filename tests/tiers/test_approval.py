@@ -250,3 +250,37 @@ def test_the_dry_run_writes_nothing_in_approval_mode(
     with tenant_context(approval):
         assert OutboxEvent.objects.count() == events_before
         assert not TierChange.objects.exists()
+
+
+def test_a_stale_proposal_is_marked_superseded_when_refused(
+    approval, ladder, scores, run, reload, partner, tenant_admin
+):
+    scores[partner.pk] = Decimal("60")
+    run(approval)
+    (proposal,) = _proposals(approval)
+    _in_tier(reload, partner, ladder["silver"])
+
+    # As a page or the API does: the refusal is caught inside the request's transaction.
+    with tenant_context(approval, tenant_admin):
+        with pytest.raises(ValidationError):
+            tier_proposal_decide(actor=tenant_admin, proposal=proposal, approve=True)
+
+    (after,) = _proposals(approval)
+    assert after.status == TierProposalStatus.SUPERSEDED
+    assert after.decided_by == tenant_admin.user
+
+
+def test_a_channel_manager_decides_only_proposals_of_assigned_partners(
+    approval, ladder, scores, run, partner, tenant, channel_manager
+):
+    scores[partner.pk] = Decimal("60")
+    run(approval)
+    (proposal,) = _proposals(approval)
+    unassigned = MembershipFactory(tenant=tenant, role="channel_manager")
+
+    with pytest.raises(PermissionDenied):
+        _decide(unassigned, proposal, approve=True)
+    assert _proposals(approval)[0].status == TierProposalStatus.PENDING
+
+    _decide(channel_manager, proposal, approve=True)  # assigned to Northwind
+    assert _proposals(approval)[0].status == TierProposalStatus.APPROVED
