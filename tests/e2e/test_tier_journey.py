@@ -49,9 +49,7 @@ def _add_tier(page, *, rank: int, name: str, criterion: tuple[str, str, str] | N
     assert page.locator(".messagelist .success").count() == 1, page.content()
 
 
-def test_an_admin_creates_tiers_runs_the_engine_and_the_partner_sees_tier_and_progress(
-    page, acme
-):
+def test_an_admin_creates_tiers_runs_the_engine_and_the_partner_sees_tier_and_progress(page, acme):
     sign_in(page, "admin@acme.test")
     _add_tier(page, rank=1, name="Registered")
     _add_tier(page, rank=2, name="Silver", criterion=("active_partner_users", ">=", "3"))

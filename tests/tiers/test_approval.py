@@ -261,9 +261,8 @@ def test_a_stale_proposal_is_marked_superseded_when_refused(
     _in_tier(reload, partner, ladder["silver"])
 
     # As a page or the API does: the refusal is caught inside the request's transaction.
-    with tenant_context(approval, tenant_admin):
-        with pytest.raises(ValidationError):
-            tier_proposal_decide(actor=tenant_admin, proposal=proposal, approve=True)
+    with tenant_context(approval, tenant_admin), pytest.raises(ValidationError):
+        tier_proposal_decide(actor=tenant_admin, proposal=proposal, approve=True)
 
     (after,) = _proposals(approval)
     assert after.status == TierProposalStatus.SUPERSEDED
