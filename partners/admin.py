@@ -32,6 +32,7 @@ from partners import (
     partner_csv,
     selectors,
     services,
+    tier_engine,
 )
 from partners.admin_base import (
     ReadOnlyAdminMixin,
@@ -43,6 +44,7 @@ from partners.admin_base import (
     is_operator_mode,
     role_allows,
 )
+from partners.forms_tier_pin import TierPinForm
 from partners.models import (
     STATUSES_NEEDING_REASON,
     ApiToken,
@@ -64,6 +66,7 @@ from partners.tiers import (
     APPROVAL_SETTING,
     DEFAULT_GRACE_DAYS,
     GRACE_SETTING,
+    Tier,
     changes_need_approval,
     demotion_grace_days,
 )
@@ -527,7 +530,13 @@ class PartnerAdmin(TenantScopedAdmin):
     list_select_related = ("tier",)
     search_fields = ("name", "legal_name", "domain")
     inlines = (PartnerStatusChangeInline,)
-    actions = ("suspend_partners", "reactivate_partners", "export_partners_csv")
+    actions = (
+        "suspend_partners",
+        "reactivate_partners",
+        "pin_tier",
+        "unpin_tier",
+        "export_partners_csv",
+    )
 
     def get_inlines(self, request, obj):
         return self.inlines if obj is not None else ()  # a new partner has no history yet
@@ -628,6 +637,63 @@ class PartnerAdmin(TenantScopedAdmin):
                 actor=actor, partner=partner, reason=reason
             ),
             done=_("Reactivated %(count)d partner(s)."),
+        )
+
+    def has_pin_tier_permission(self, request) -> bool:
+        return role_allows(request, tier_engine.PIN_PERMISSION)
+
+    @admin.action(description=gettext_lazy("Pin tier…"), permissions=["pin_tier"])
+    def pin_tier(self, request, queryset):
+        """An intermediate page asking for the tier, the last day and why, then
+        ``tier_pin`` for each selected partner."""
+        partners = list(queryset.select_related("tier"))
+        tenant_ids = {p.tenant_id for p in partners}
+        # The tenant's tiers; operators pin partners of one tenant at a time.
+        tiers = Tier.objects.filter(tenant_id__in=tenant_ids) if len(tenant_ids) == 1 else None
+        form = TierPinForm(
+            request.POST if "apply" in request.POST else None,
+            tiers=(tiers if tiers is not None else Tier.objects.none()).order_by("-rank"),
+        )
+        if form.is_bound:
+            valid = form.is_valid()
+            if len(tenant_ids) > 1:
+                form.add_error(None, _("Select partners of one tenant to pin their tier."))
+                valid = False
+            if valid:
+                data = form.cleaned_data
+                self.run_service_action(
+                    request,
+                    queryset,
+                    lambda actor, partner: tier_engine.tier_pin(
+                        actor=actor, partner=partner, tier=data["tier"], until=data["until"],
+                        reason=data["reason"].strip(),
+                    ),
+                    _("Pinned the tier of %(count)d partner(s)."),
+                )  # fmt: skip
+                return None  # back to the list, with the messages
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": _("Pin the tier of partners"),
+            "partners": partners,
+            "form": form,
+            "action": "pin_tier",
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+        }
+        return TemplateResponse(
+            request,
+            "admin/partners/partner/tier_pin_action.html",
+            context,
+            status=400 if form.is_bound else 200,
+        )
+
+    @admin.action(description=gettext_lazy("Remove tier pin"), permissions=["pin_tier"])
+    def unpin_tier(self, request, queryset):
+        self.run_service_action(
+            request,
+            queryset,
+            lambda actor, partner: tier_engine.tier_unpin(actor=actor, partner=partner),
+            _("Removed the tier pin of %(count)d partner(s)."),
         )
 
     @admin.action(description=gettext_lazy("Export selected as CSV"), permissions=["view"])

@@ -518,6 +518,19 @@ def _record_changes(tenant: Tenant, proposals: list[Proposal], *, now: datetime)
     )
 
 
+#: What a member needs to pin or unpin a partner's tier (tenant admins hold it).
+PIN_PERMISSION = "partners.change_tier"
+UNPINNED_EVENT = "partner.tier_unpinned"
+
+
+def _require_pin_permission(actor: Membership | None, partner: Partner) -> None:
+    """``actor`` None is operator or system code (the operator admin, a data fix)."""
+    if actor is None:
+        return
+    if actor.tenant_id != partner.tenant_id or PIN_PERMISSION not in membership_permissions(actor):
+        raise PermissionDenied(_("Your role does not allow this."))
+
+
 @transaction.atomic
 def tier_pin(
     *,
@@ -529,7 +542,8 @@ def tier_pin(
     now: datetime | None = None,
 ) -> TierChange:
     """Put ``partner`` in ``tier`` and keep it there until ``until`` (inclusive). Runs in the
-    caller's tenant context (the partner's tenant)."""
+    caller's tenant context (the partner's tenant). A member needs ``PIN_PERMISSION``."""
+    _require_pin_permission(actor, partner)
     now = now or timezone.now()
     if until < timezone.localdate(now):
         raise ValidationError({"until": _("The pin must end today or later.")})
@@ -550,3 +564,28 @@ def tier_pin(
         metrics={},
     )  # fmt: skip
     return _record_change(partner.tenant, proposal, now=now)
+
+
+@transaction.atomic
+def tier_unpin(*, actor: Membership | None, partner: Partner, reason: str = "") -> Partner:
+    """End ``partner``'s pin now: the tier stays as it is (no ``TierChange``) and the next
+    run of the engine evaluates the partner again. Records ``partner.tier_unpinned``."""
+    _require_pin_permission(actor, partner)
+    partner = Partner.objects.select_for_update().get(pk=partner.pk)
+    if partner.tier_pinned_until is None:
+        raise ValidationError(_("The tier of %(name)s is not pinned.") % {"name": partner.name})
+    pinned_until = partner.tier_pinned_until
+    partner.tier_pinned_until = None
+    partner.save(update_fields=["tier_pinned_until"])
+    events.record(
+        tenant=partner.tenant,
+        name=UNPINNED_EVENT,
+        payload={
+            "partner_id": partner.pk,
+            "tier_id": partner.tier_id,
+            "pinned_until": pinned_until.isoformat(),
+            "by_user_id": actor.user_id if actor else None,
+            "reason": reason.strip(),
+        },
+    )
+    return partner

@@ -12,4 +12,6 @@ urlpatterns = [
     path("<int:pk>/edit/", views.partner_edit, name="edit"),
     path("<int:pk>/managers/", views.partner_managers, name="managers"),
     path("<int:pk>/status/", views.partner_status, name="status"),
+    path("<int:pk>/pin/", views.partner_pin, name="pin"),
+    path("<int:pk>/unpin/", views.partner_unpin, name="unpin"),
 ]

@@ -30,8 +30,9 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
 from partners import metrics as metric_registry
-from partners import panels, partner_csv, selectors, services, urls_imports
+from partners import panels, partner_csv, selectors, services, tier_engine, urls_imports
 from partners.forms_directory import ManagersForm, PartnerFilterForm, PartnerForm, StatusForm
+from partners.forms_tier_pin import TierPinForm, TierUnpinForm
 from partners.models import (
     STATUS_TRANSITIONS,
     STATUSES_NEEDING_REASON,
@@ -316,6 +317,8 @@ def _detail_response(
     partner: Partner,
     *,
     status_form: StatusForm | None = None,
+    pin_form: TierPinForm | None = None,
+    unpin_form: TierUnpinForm | None = None,
     status: int = 200,
 ) -> HttpResponse:
     actor = request.membership
@@ -346,8 +349,15 @@ def _detail_response(
         "can_invite": "partners.invite_partner_user" in permissions,
         "can_view_people": "partners.view_membership" in permissions,
         "can_view_invitations": "partners.view_invitation" in permissions,
+        "can_pin": tier_engine.PIN_PERMISSION in permissions,
         "panels": panels.render_panels(request, partner),
     }
+    if context["can_pin"]:
+        context["pin_form"] = pin_form or TierPinForm(
+            initial={"tier": partner.tier_id, "until": partner.tier_pinned_until},
+            tiers=selectors.tier_list(),
+        )
+        context["unpin_form"] = unpin_form or TierUnpinForm()
     if context["can_view_people"]:
         context["people"] = selectors.membership_list(actor=actor).filter(partner=partner)
     if context["can_view_invitations"]:
@@ -400,3 +410,54 @@ def partner_status(request: HttpRequest, pk: int) -> HttpResponse:
             )
             return redirect("partners_console:detail", pk=partner.pk)
     return _detail_response(request, partner, status_form=form, status=400)
+
+
+# ---------------------------------------------------------------- tier pin
+
+
+@tenant_view(tier_engine.PIN_PERMISSION)
+def partner_pin(request: HttpRequest, pk: int) -> HttpResponse:
+    """Pin the partner's tier until a date (POST only): the tier engine leaves it alone."""
+    partner = _partner_or_404(request, pk)
+    if request.method != "POST":
+        return HttpResponseNotAllowed(["POST"])
+    form = TierPinForm(request.POST, tiers=selectors.tier_list())
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            tier_engine.tier_pin(
+                actor=request.membership, partner=partner, tier=data["tier"],
+                until=data["until"], reason=data["reason"].strip(),
+            )  # fmt: skip
+        except ValidationError as exc:
+            _apply_errors(form, exc)
+        else:
+            messages.success(
+                request,
+                _("The tier of %(name)s is pinned until %(until)s.")
+                % {"name": partner.name, "until": data["until"].isoformat()},
+            )
+            return redirect("partners_console:detail", pk=partner.pk)
+    return _detail_response(request, partner, pin_form=form, status=400)
+
+
+@tenant_view(tier_engine.PIN_PERMISSION)
+def partner_unpin(request: HttpRequest, pk: int) -> HttpResponse:
+    """End the partner's tier pin (POST only): the next engine run evaluates it again."""
+    partner = _partner_or_404(request, pk)
+    if request.method != "POST":
+        return HttpResponseNotAllowed(["POST"])
+    form = TierUnpinForm(request.POST)
+    if form.is_valid():
+        try:
+            tier_engine.tier_unpin(
+                actor=request.membership, partner=partner, reason=form.cleaned_data["reason"]
+            )
+        except ValidationError as exc:
+            _apply_errors(form, exc)
+        else:
+            messages.success(
+                request, _("The tier pin of %(name)s is removed.") % {"name": partner.name}
+            )
+            return redirect("partners_console:detail", pk=partner.pk)
+    return _detail_response(request, partner, unpin_form=form, status=400)

@@ -129,7 +129,9 @@ _ELSEWHERE = {
     "status": _("Change the status with POST /partners/{id}/status/ (or suspend/reactivate)."),
     "status_reason": _("Send the reason with the status change."),
     "managers": _("Assign managers with POST /partners/{id}/managers/."),
-    "tier": _("The tier follows the tier engine (or a pin set by a tenant admin)."),
+    "tier": _(
+        "The tier follows the tier engine; tenant admins pin it with POST /partners/{id}/pin-tier/."
+    ),
 }
 
 
@@ -261,6 +263,35 @@ class PartnerSuspendSerializer(StrictSerializer):
 
 class PartnerReactivateSerializer(StrictSerializer):
     reason = serializers.CharField(max_length=2000, allow_blank=True, default="")
+
+
+class PartnerTierPinSerializer(StrictSerializer):
+    tier = serializers.PrimaryKeyRelatedField(
+        queryset=Tier.objects.none(),
+        allow_null=True,
+        help_text=_("Id of one of the tenant's tiers (GET /tiers/), or null for no tier."),
+    )
+    until = serializers.DateField(
+        help_text=_("The last day of the pin (inclusive): today or later."),
+    )
+    reason = serializers.CharField(
+        max_length=500,
+        allow_blank=True,
+        default="",
+        help_text=_("Kept in the tier history (a default names who pinned and until when)."),
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.context.get("actor") is not None:
+            self.fields["tier"].queryset = selectors.tier_list()
+        self.fields["tier"].error_messages["does_not_exist"] = _(
+            "No tier of this tenant has id {pk_value}."
+        )
+
+
+class PartnerTierUnpinSerializer(StrictSerializer):
+    reason = serializers.CharField(max_length=500, allow_blank=True, default="")
 
 
 class PartnerStatusChangeSerializer(serializers.ModelSerializer):

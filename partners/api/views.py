@@ -23,7 +23,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from partners import metrics as metric_registry
-from partners import notifications, selectors, services
+from partners import notifications, selectors, services, tier_engine
 from partners.api import filters
 from partners.api import serializers as s
 from partners.api import serializers_tiers as ser_tiers
@@ -384,6 +384,27 @@ def _decimal_text(value: Decimal | None) -> str | None:
         request=s.PartnerStatusUpdateSerializer,
         responses={200: s.PartnerSerializer, **_PARTNER_ERRORS},
     ),
+    pin_tier=extend_schema(
+        summary="Pin a partner's tier until a date",
+        description=(
+            "`partners.change_tier` (tenant admins). Puts the partner in `tier` (null: no "
+            "tier) and the tier engine leaves it there until `until` (inclusive); the change "
+            "is kept in the tier history with `reason`. A date in the past or a tier of "
+            "another tenant answers 400."
+        ),
+        request=s.PartnerTierPinSerializer,
+        responses={200: s.PartnerSerializer, **_PARTNER_ERRORS},
+    ),
+    unpin_tier=extend_schema(
+        summary="Remove a partner's tier pin",
+        description=(
+            "`partners.change_tier` (tenant admins). The tier stays as it is until the next "
+            "run of the tier engine evaluates the partner again. A partner whose tier is not "
+            "pinned answers 400."
+        ),
+        request=s.PartnerTierUnpinSerializer,
+        responses={200: s.PartnerSerializer, **_PARTNER_ERRORS},
+    ),
     status_history=extend_schema(
         summary="A partner's status changes, newest first",
         description="`partners.view_partnerstatuschange` (tenant admins, channel managers).",
@@ -528,6 +549,40 @@ class PartnerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantVie
         serializer.is_valid(raise_exception=True)
         partner = services.partner_set_status(
             actor=self.membership, partner=partner, **serializer.validated_data
+        )
+        return Response(self._render(partner))
+
+    @action(
+        detail=True,
+        methods=["post"],
+        url_path="pin-tier",
+        required_perms={"POST": [tier_engine.PIN_PERMISSION]},
+    )
+    def pin_tier(self, request, *args, **kwargs):
+        partner = self.get_object()
+        serializer = s.PartnerTierPinSerializer(
+            data=request.data, context={"actor": self.membership}
+        )
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        tier_engine.tier_pin(
+            actor=self.membership, partner=partner, tier=data["tier"], until=data["until"],
+            reason=data["reason"].strip(),
+        )  # fmt: skip
+        return Response(self._render(self.get_object()))
+
+    @action(
+        detail=True,
+        methods=["post"],
+        url_path="unpin-tier",
+        required_perms={"POST": [tier_engine.PIN_PERMISSION]},
+    )
+    def unpin_tier(self, request, *args, **kwargs):
+        partner = self.get_object()
+        serializer = s.PartnerTierUnpinSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        partner = tier_engine.tier_unpin(
+            actor=self.membership, partner=partner, reason=serializer.validated_data["reason"]
         )
         return Response(self._render(partner))
 
