@@ -3,7 +3,7 @@
 #   make run     install, build the vendored assets, start embedded PostgreSQL + Redis,
 #                migrate, seed the demo and run runserver + celery worker + beat (Ctrl-C stops all)
 #   make test    the same set-up, then ruff, import-linter, the migration check and pytest
-#   make bench   the deal registration benchmark (generates the database trellis_bench once)
+#   make bench   the deal and tier-engine benchmark (generates the database trellis_bench once)
 #   make stop    stop the embedded PostgreSQL/Redis (they outlive `manage.py` commands)
 #
 # Set DATABASE_URL (and DATABASE_OWNER_URL) / REDIS_URL to use existing servers instead.
@@ -32,7 +32,7 @@ VENDOR_FILES := \
 help:
 	@echo "make run      start Trellis at http://127.0.0.1:8000 (demo data, worker, beat)"
 	@echo "make test     lint, import contracts, migration check and the whole pytest suite"
-	@echo "make bench    deal list, search and submit timings at a million deals (BENCH_ARGS=--help)"
+	@echo "make bench    deal list, search, submit and tier-engine timings at a million deals (BENCH_ARGS=--help)"
 	@echo "make stop     stop the embedded PostgreSQL and Redis"
 	@echo "make lint     ruff check, ruff format --check, lint-imports"
 	@echo "make fmt      ruff format and ruff check --fix"

@@ -26,6 +26,7 @@ the partners keep the tiers of the last run.
 
 from __future__ import annotations
 
+import os
 import statistics
 import time
 from collections.abc import Callable, Sequence
@@ -36,7 +37,8 @@ from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from bench.measure import BENCH_QUEUE, purge_queue
+from bench import database
+from bench.measure import BENCH_QUEUE, machine, purge_queue
 from partners import metrics
 from partners.models import OutboxEvent, Partner, PartnerStatus, Tenant
 from partners.tenancy import tenant_context
@@ -179,13 +181,25 @@ def replayable(statements: list[str]) -> list[str]:
     return [s for s in statements if not s.strip().upper().startswith(_TRANSACTION_CONTROL)]
 
 
+#: The tables the runs write (and the clean-up deletes from).
+WRITTEN_TABLES = ["partners_partner", "partners_tierchange", "partners_outboxevent"]
+
+
 class TierBenchmark:
-    def __init__(self, tenant: Tenant, *, runs: int, log: Log) -> None:
+    def __init__(self, tenant: Tenant, *, runs: int, log: Log, vacuum: bool = True) -> None:
         self.tenant = tenant
         self.runs = runs
         self.log = log
+        self.vacuum = vacuum
 
     # ------------------------------------------------------------ set-up and clean-up
+
+    def tidy(self, tables: list[str]) -> None:
+        """VACUUM what clearing the tiers and deleting the runs' rows leave behind: a real
+        partner table is not updated wholesale five times a minute, and a bloated one would
+        make every following run slower than the one before."""
+        if self.vacuum:
+            database.vacuum_analyze(tables)
 
     def clear_tiers(self) -> None:
         with tenant_context(self.tenant):
@@ -194,6 +208,7 @@ class TierBenchmark:
                 tier_shortfall_since=None
             )
             Partner.objects.filter(tier_pinned_until__isnull=False).update(tier_pinned_until=None)
+        self.tidy(["partners_partner"])
 
     def written_since(self, marks: tuple[int, int]) -> int:
         with tenant_context(self.tenant):
@@ -268,10 +283,12 @@ class TierBenchmark:
         with tenant_context(self.tenant):
             keys = sorted(set(TierCriterion.objects.values_list("metric", flat=True)))
         marks = self.high_water()
+        self.tidy(WRITTEN_TABLES)
         try:
             return self._measure(keys, tiers)
         finally:
             self.remove_since(marks)
+            self.tidy(WRITTEN_TABLES)
 
     def _measure(self, keys, tiers) -> tuple[EngineRow, list[EngineRow], dict[str, int]]:
         self.log("tier engine: the floor ...")
@@ -380,14 +397,18 @@ def run(info: dict, *, runs: int, log: Log) -> str:
     app.conf.task_default_queue = BENCH_QUEUE
     tenant = Tenant.objects.get(pk=info["tenants"][BIG]["id"])
     bench = TierBenchmark(tenant, runs=runs, log=log)
+    load_before = os.getloadavg()[0]
     try:
         floor, rows, spread = bench.run()
     finally:
         purge_queue(log)
+    load_after = os.getloadavg()[0]
     with tenant_context(tenant):
         partners = Partner.objects.count()
     lines = [
         "",
+        f"Machine: {machine()}; load average (1 min) {load_before:.1f} before the tier engine "
+        f"runs, {load_after:.1f} after.",
         f"Tier engine: {partners:,} partners ({sum(spread.values()):,} active) of the large "
         f"tenant; median and best of {runs} runs, in seconds. Floor: the SQL of the metrics "
         "the criteria use, sent as text. Own SQL: every statement of that run (reads, "
@@ -397,8 +418,12 @@ def run(info: dict, *, runs: int, log: Log) -> str:
         "",
         verdict(floor, rows),
         "Tiers after the runs: " + ", ".join(f"{name} {n:,}" for name, n in spread.items()) + ".",
-        "",
     ]
+    if max(load_before, load_after) > 1.0:
+        lines.append(
+            "Warning: the machine was busy (load average above 1): these figures are high."
+        )
+    lines.append("")
     report = "\n".join(lines)
     log(report)
     return report

@@ -419,20 +419,24 @@ def partner_metrics(
     *, partner: Partner, keys: Iterable[str] | None = None, now: datetime | None = None
 ) -> tuple[dict[str, Decimal | None], list[str]]:
     """The current values of metrics (every registered one unless ``keys``) for one
-    partner, each computed by the metric's own set-wise query restricted to the partner."""
+    partner, computed by the metrics' own set-wise queries restricted to the partner (each
+    source of several metrics once)."""
     now = now or timezone.now()
     tenant = require_tenant()
     values: dict[str, Decimal | None] = {}
     warnings: list[str] = []
     wanted = list(keys) if keys is not None else [m.key for m in metric_registry.all_metrics()]
+    results = metric_registry.evaluate(wanted, tenant, now, [partner.pk])
     for key in wanted:
         metric = metric_registry.get(key)
         if metric is None:
             values[key] = None
             continue
-        result = metric.evaluate(tenant, now, [partner.pk])
+        result = results[key]
         values[key] = metric.value_for(result, partner.pk)
-        warnings.extend(result.warnings.get(partner.pk, []))
+        for warning in result.warnings.get(partner.pk, []):
+            if warning not in warnings:
+                warnings.append(warning)
     return values, warnings
 
 
