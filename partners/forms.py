@@ -7,6 +7,7 @@ from django.contrib.auth import password_validation
 from django.contrib.auth.forms import AuthenticationForm
 from django.utils.translation import gettext_lazy as _
 
+from partners import selectors
 from partners.models import Membership, Partner, User
 from partners.permissions import membership_permissions
 from partners.roles import PARTNER_ROLES, Role, invitable_roles
@@ -34,7 +35,10 @@ class InvitationForm(forms.Form):
         if actor.is_partner_member:
             del self.fields["partner"]
         else:
-            self.fields["partner"].queryset = Partner.objects.order_by("name")
+            # Channel managers: the partners assigned to them; tenant admins: every partner.
+            self.fields["partner"].queryset = selectors.partner_list(actor=actor).select_related(
+                None
+            )
             self.fields["partner"].help_text = _("Required for partner roles.")
 
     def clean(self):

@@ -488,6 +488,12 @@ def invitation_create(
             raise ValidationError({"role": _("You cannot invite someone to this role.")})
         if actor.is_partner_member:
             partner = actor.partner
+        elif (
+            partner is not None
+            and not selectors.partner_list(actor=actor).filter(pk=partner.pk).exists()
+        ):
+            # Channel managers invite people into the partners assigned to them.
+            raise ValidationError({"partner": _("You do not manage this partner.")})
     _validate_role_and_partner(tenant=tenant, role=role, partner=partner)
     email = email.strip().lower()
     if Membership.objects.filter(user__email__iexact=email).exists():

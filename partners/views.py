@@ -206,7 +206,9 @@ def invitation_create(request: HttpRequest) -> HttpResponse:
     if not _can_invite(request):
         raise PermissionDenied
     actor = request.membership
-    form = InvitationForm(_form_data(request), actor=actor)
+    # ?partner=<id> (the partner page's "Invite a partner user") preselects the organization.
+    initial = {"partner": request.GET["partner"]} if request.GET.get("partner") else {}
+    form = InvitationForm(_form_data(request), actor=actor, initial=initial)
     if request.method == "POST" and form.is_valid():
         try:
             issued = services.invitation_create(actor=actor, **form.service_kwargs())
