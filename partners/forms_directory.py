@@ -102,8 +102,26 @@ class PartnerFilterForm(forms.Form):
             ),
         ]
         self.fields["sort"].choices = sort_choices()
-        for name in ("tier", "partner_type", "status", "segment"):
-            self.fields[name].widget.attrs["size"] = 4
+        for name in self.MULTI:
+            # Rendered as a dropdown of checkboxes (directory.html), never a tall list box.
+            self.fields[name].widget = forms.CheckboxSelectMultiple(
+                choices=self.fields[name].choices
+            )
+
+    #: The multiple-choice filters.
+    MULTI = ("tier", "partner_type", "status", "segment")
+
+    def filter_groups(self) -> tuple[list, list]:
+        """(multiple-choice fields with their number of checked choices, the other fields
+        except the search), for the template."""
+        multi, single = [], []
+        for field in self.visible_fields():
+            if field.name in self.MULTI:
+                value = field.value() or []
+                multi.append((field, len(value) if isinstance(value, list) else 1))
+            elif field.name != "q":
+                single.append(field)
+        return multi, single
 
     def clean_country(self) -> str:
         country = (self.cleaned_data.get("country") or "").strip().upper()

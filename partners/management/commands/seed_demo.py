@@ -297,14 +297,17 @@ class Command(BaseCommand):
         self, *, name: str, domain: str, report: SeedReport, profile: tuple | None = None
     ) -> Partner:
         partner = Partner.objects.filter(domain=domain).first()
+        fields = {}
+        if profile:
+            legal_name, partner_type, segment, employees = profile
+            fields = {"legal_name": legal_name, "partner_type": partner_type,
+                      "segment": segment, "employee_count": employees}  # fmt: skip
         if partner is None:
-            fields = {}
-            if profile:
-                legal_name, partner_type, segment, employees = profile
-                fields = {"legal_name": legal_name, "partner_type": partner_type,
-                          "segment": segment, "employee_count": employees}  # fmt: skip
             partner = services.partner_create(actor=None, name=name, domain=domain, **fields)
             report.created += 1
+        elif fields and not partner.legal_name:
+            # Demo data from before partner profiles existed: fill the profile in.
+            partner = services.partner_update(actor=None, partner=partner, **fields)
         return partner
 
     def _other_partner(
