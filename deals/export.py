@@ -21,6 +21,7 @@ from django.utils import timezone
 
 from deals.models import Deal
 from partners.models import Membership, Tenant
+from partners.partner_csv import formula_safe
 from partners.tenancy import tenant_context
 
 COLUMNS = [
@@ -51,7 +52,6 @@ COLUMNS = [
     "lost_reason",
 ]
 
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 _CHUNK = 2000
 
 
@@ -60,10 +60,6 @@ class _Echo:
 
     def write(self, value: str) -> str:
         return value
-
-
-def _text(value: str) -> str:
-    return f"'{value}" if value.startswith(_FORMULA_STARTS) else value
 
 
 def _cell(value) -> str:
@@ -86,14 +82,14 @@ def _row(deal: Deal, viewer: Membership) -> list[str]:
     registrant = deal.registered_by if sees_registrant else None
     return [
         _cell(deal.pk),
-        _text(deal.external_id),
+        formula_safe(deal.external_id),
         deal.status,
-        _text(deal.customer_name),
-        _text(deal.customer_domain),
+        formula_safe(deal.customer_name),
+        formula_safe(deal.customer_domain),
         deal.country,
-        _text(deal.contact_name),
-        _text(deal.contact_email),
-        _text(deal.contact_phone),
+        formula_safe(deal.contact_name),
+        formula_safe(deal.contact_email),
+        formula_safe(deal.contact_phone),
         deal.currency,
         _cell(deal.total),
         _cell(deal.expected_close_date),
@@ -101,15 +97,15 @@ def _row(deal: Deal, viewer: Membership) -> list[str]:
         deal.deal_type,
         _cell(deal.is_direct),
         _cell(partner.pk if partner else None),
-        _text(partner.name) if partner else "",
-        _text(registrant.email) if registrant else "",
+        formula_safe(partner.name) if partner else "",
+        formula_safe(registrant.email) if registrant else "",
         _cell(deal.created_at),
         _cell(deal.submitted_at),
         _cell(deal.decided_at),
         _cell(deal.protection_ends_at),
         _cell(deal.won_amount),
         _cell(deal.closed_on),
-        _text(deal.lost_reason.name) if deal.lost_reason else "",
+        formula_safe(deal.lost_reason.name) if deal.lost_reason else "",
     ]
 
 

@@ -11,12 +11,14 @@ An import is a ``PartnerImport`` row and two Celery jobs:
    transactions of their own, so the pages polling it see it move.
 2. :func:`partner_import_commit_request` (the "Import" button) moves a ``preview`` import to
    ``importing`` and enqueues :func:`partner_import_commit`, which checks the rows again (the
-   tenant may have changed since the preview) and creates every partner through
-   ``services.partner_create`` and every first partner admin's invitation through
-   ``services.invitation_create``, all in ONE transaction: any failure rolls everything back
-   and the import ends ``failed`` with the reason. The invitation emails are sent on commit
-   only. The created rows are invisible until then, so the commit reports its progress
-   through the cache (:func:`partner_import_progress` falls back to the row).
+   tenant may have changed since the preview) and creates the partners through
+   ``services.partners_bulk_create`` and the first partner admins' invitations through
+   ``services.invitations_bulk_create``, ``COMMIT_BATCH`` rows at a time (a constant number
+   of queries a batch, whatever the rows hold), all in ONE transaction: any failure rolls
+   everything back and the import ends ``failed`` with the reason. The invitation emails are
+   sent on commit only. The created rows are invisible until then, so the commit reports its
+   progress through the cache after every batch (:func:`partner_import_progress` falls back
+   to the row), and looks there for a cancel request.
 
 Errors are ``{"row": n, "field": column, "message": text}`` where ``n`` is the row number a
 spreadsheet shows (the header is row 1).
@@ -29,7 +31,7 @@ import csv
 import io
 import logging
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from itertools import islice
 
 from django.core.cache import cache
@@ -62,8 +64,10 @@ IMPORT_PERM = "partners.import_partner"
 #: Limits of one upload (module constants; the tests lower them).
 MAX_BYTES = 5 * 1024 * 1024
 MAX_ROWS = 20_000
-#: How often (in rows) the jobs report progress.
+#: How often (in rows) the check reports progress.
 PROGRESS_EVERY = 100
+#: Rows the commit writes at a time (a few queries each), reporting progress after each.
+COMMIT_BATCH = 1000
 #: How many rows without errors the preview shows.
 SAMPLE_SIZE = 10
 _CACHE_SECONDS = 6 * 3600
@@ -150,11 +154,20 @@ def _error(row: int, field_: str, message: str) -> dict:
 
 @dataclass
 class PartnerRow:
-    """One checked row: what ``partner_create`` and ``invitation_create`` will be given."""
+    """One checked row: the partner to create (cleaned values) and whom to invite."""
 
     number: int
-    values: dict  # name, domain, status, managers, tier and profile fields, cleaned
+    partner: services.NewPartner
     admin_email: str = ""
+
+
+def _cells_by_column(columns: list[str], cells: list[str]) -> dict[str, str]:
+    """A row's cells by column, trimmed, without the export's formula guard (a leading
+    apostrophe before ``=``, ``+``, ``-``, ``@``...: ``partner_csv.formula_safe``)."""
+    return {
+        column: partner_csv.formula_unguarded(cells[i].strip()) if i < len(cells) else ""
+        for i, column in enumerate(columns)
+    }
 
 
 @dataclass
@@ -254,9 +267,7 @@ class _RowChecker:
 
         if len(cells) > len(columns) and any(c.strip() for c in cells[len(columns) :]):
             fail("", _("This row has more cells than the header has columns."))
-        raw = {
-            column: (cells[i].strip() if i < len(cells) else "") for i, column in enumerate(columns)
-        }
+        raw = _cells_by_column(columns, cells)
         for column in partner_csv.REQUIRED:
             if not raw.get(column):
                 fail(column, _("This value is required."))
@@ -290,24 +301,19 @@ class _RowChecker:
             if column in raw:
                 values[column] = partner_csv.split_list(raw[column])
 
-        # The services' own rules: normalized domain, country codes, known competencies.
+        # The service's own rules (normalized domain, country codes, known competencies, the
+        # model's field rules), without touching the database.
         try:
-            values = services.partner_profile_clean(
-                values, known_competencies=self.lookups.competencies
+            built = services.partner_build(
+                status=status or PartnerStatus.ACTIVE,
+                known_competencies=self.lookups.competencies,
+                **values,
             )
         except ValidationError as exc:
             for column, messages in exc.message_dict.items():
-                fail(column, " ".join(messages))
-        # The model's field rules (lengths and the like), without touching the database.
-        candidate = Partner(status=status or PartnerStatus.ACTIVE, **values)
-        try:
-            candidate.full_clean(
-                exclude=["tenant", "tier"], validate_unique=False, validate_constraints=False
-            )
-        except ValidationError as exc:
-            for column, messages in exc.message_dict.items():
-                if column in raw or column in values:
-                    fail(column, " ".join(messages))
+                fail(column if column in raw or column in values else "", " ".join(messages))
+        else:
+            values = {key: getattr(built, key) for key in values}
 
         self._check_unique(number, values, fail)
         tier = self._tier(raw.get("tier", ""), fail)
@@ -317,8 +323,15 @@ class _RowChecker:
         row_errors = [_error(number, column, message) for column, message in errors.items()]
         if row_errors:
             return None, row_errors
-        values.update(status=status, managers=managers, tier=tier)
-        return PartnerRow(number=number, values=values, admin_email=admin_email), []
+        partner = services.NewPartner(
+            name=values.pop("name"),
+            domain=values.pop("domain"),
+            status=status,
+            managers=managers,
+            tier=tier,
+            profile=values,
+        )
+        return PartnerRow(number=number, partner=partner, admin_email=admin_email), []
 
     @staticmethod
     def _choice_message(value: str, choices: dict[str, str]) -> str:
@@ -608,19 +621,29 @@ class _Cancelled(Exception):
     pass
 
 
-class _StaleRows(Exception):
-    """The rows no longer pass the checks (the tenant changed after the preview)."""
+class _RowsRefused(Exception):
+    """Rows no longer pass the checks (the tenant changed after the preview), or a service
+    refused them as it wrote them: the import's errors, by row."""
 
     def __init__(self, errors: list[dict]) -> None:
         super().__init__(f"{len(errors)} errors")
         self.errors = errors
 
+    @classmethod
+    def of(cls, exc: services.RowsInvalid, numbers: list[int], columns: dict) -> _RowsRefused:
+        """``exc`` of a bulk service given rows ``numbers`` (the file's row numbers, in the
+        order given); ``columns`` renames the service's fields to the file's columns."""
+        return cls(
+            [
+                error
+                for index, row_exc in exc.errors_by_row.items()
+                for error in _validation_errors(numbers[index], row_exc, columns)
+            ]
+        )
 
-class _RowFailed(Exception):
-    def __init__(self, number: int, exc: Exception) -> None:
-        super().__init__(str(exc))
-        self.number = number
-        self.exc = exc
+
+#: The file's columns of the invitation service's fields ("": the row as a whole).
+_INVITATION_COLUMNS = {"email": "admin_email", "partner": "", "role": ""}
 
 
 def partner_import_commit(*, tenant: Tenant, import_id: int, actor_id: int) -> PartnerImport | None:
@@ -648,28 +671,15 @@ def partner_import_commit(*, tenant: Tenant, import_id: int, actor_id: int) -> P
             _require_import_perm(actor)
             rows, errors, _done = check_rows(job.content)
             if errors:
-                raise _StaleRows(errors)
+                raise _RowsRefused(errors)
             reason = _("Imported from %(file)s.") % {"file": job.filename or _("a CSV file")}
-            for done, row in enumerate(rows, start=1):
-                try:
-                    partner = services.partner_create(
-                        actor=actor, status_reason=reason, **row.values
-                    )
-                    if row.admin_email:
-                        services.invitation_create(
-                            actor=actor,
-                            email=row.admin_email,
-                            role=Role.PARTNER_ADMIN,
-                            partner=partner,
-                        )
-                        invited += 1
-                except (ValidationError, PermissionDenied) as exc:
-                    raise _RowFailed(row.number, exc) from exc
-                created += 1
-                if done % PROGRESS_EVERY == 0:
-                    _cache_set(progress_key, done)
-                    if _cache_get(cancel_key):
-                        raise _Cancelled
+            for start in range(0, len(rows), COMMIT_BATCH):
+                batch = rows[start : start + COMMIT_BATCH]
+                invited += _import_batch(actor=actor, rows=batch, reason=reason)
+                created += len(batch)
+                _cache_set(progress_key, created)
+                if _cache_get(cancel_key):
+                    raise _Cancelled
     except _Cancelled:
         job.status = PartnerImportStatus.CANCELLED
         job.processed_rows = 0
@@ -678,7 +688,7 @@ def partner_import_commit(*, tenant: Tenant, import_id: int, actor_id: int) -> P
         job.status = PartnerImportStatus.FAILED
         job.processed_rows = 0
         job.errors = _failure_errors(exc)
-        if not isinstance(exc, _StaleRows | _RowFailed | ValidationError | PermissionDenied):
+        if not isinstance(exc, _RowsRefused | ValidationError | PermissionDenied):
             logger.exception("partner import %s of tenant %s failed", job.pk, tenant.pk)
     else:
         job.status = PartnerImportStatus.DONE
@@ -700,26 +710,55 @@ def partner_import_commit(*, tenant: Tenant, import_id: int, actor_id: int) -> P
     return job
 
 
+def _import_batch(*, actor: Membership, rows: list[PartnerRow], reason: str) -> int:
+    """Create the partners of ``rows`` and invite their first admins; returns how many were
+    invited. The services check every row again as they write (``_RowsRefused``)."""
+    new = [replace(row.partner, status_reason=reason) for row in rows]
+    try:
+        partners = services.partners_bulk_create(actor=actor, partners=new)
+    except services.RowsInvalid as exc:
+        raise _RowsRefused.of(exc, [row.number for row in rows], {}) from exc
+    invited = [
+        (row, partner) for row, partner in zip(rows, partners, strict=True) if row.admin_email
+    ]
+    try:
+        services.invitations_bulk_create(
+            actor=actor,
+            role=Role.PARTNER_ADMIN,
+            invitees=[(row.admin_email, partner) for row, partner in invited],
+        )
+    except services.RowsInvalid as exc:
+        numbers = [row.number for row, _partner in invited]
+        raise _RowsRefused.of(exc, numbers, _INVITATION_COLUMNS) from exc
+    return len(invited)
+
+
+def _validation_errors(
+    number: int, exc: ValidationError, columns: dict | None = None
+) -> list[dict]:
+    """``exc`` as import errors of row ``number`` (0: the whole import)."""
+    if hasattr(exc, "error_dict"):
+        return [
+            _error(number, (columns or {}).get(column, column), " ".join(messages))
+            for column, messages in exc.message_dict.items()
+        ]
+    return [_error(number, "", " ".join(exc.messages) or _("Refused."))]
+
+
 def _failure_errors(exc: Exception) -> list[dict]:
     """The reason a commit failed, as import errors (the rows it concerns, when known)."""
-    if isinstance(exc, _StaleRows):
+    if isinstance(exc, _RowsRefused):
         return exc.errors
-    number = exc.number if isinstance(exc, _RowFailed) else 0
-    cause = exc.exc if isinstance(exc, _RowFailed) else exc
-    if isinstance(cause, ValidationError) and hasattr(cause, "error_dict"):
-        return [
-            _error(number, column, " ".join(messages))
-            for column, messages in cause.message_dict.items()
-        ]
-    if isinstance(cause, ValidationError | PermissionDenied):
-        messages = cause.messages if isinstance(cause, ValidationError) else [str(cause)]
-        return [_error(number, "", " ".join(messages) or _("Refused."))]
+    if isinstance(exc, ValidationError):
+        return _validation_errors(0, exc)
+    if isinstance(exc, PermissionDenied):
+        return [_error(0, "", str(exc) or _("Refused."))]
     return [
         _error(
-            number,
+            0,
             "",
             _("The import failed (%(error)s); nothing was imported.")
-            % {"error": cause.__class__.__name__},
+            % {"error": exc.__class__.__name__},
         )
     ]
 
@@ -739,9 +778,7 @@ def partner_import_sample(job: PartnerImport, *, limit: int = SAMPLE_SIZE) -> li
     for number, cells in records:
         if number in bad_rows:
             continue
-        values = {
-            column: (cells[i].strip() if i < len(cells) else "") for i, column in enumerate(columns)
-        }
+        values = _cells_by_column(columns, cells)
         sample.append({"row": number, "cells": [values.get(c, "") for c in partner_csv.COLUMNS]})
         if len(sample) >= limit:
             break
@@ -752,5 +789,8 @@ def errors_csv(job: PartnerImport) -> str:
     """The import's errors as a CSV file (row, column, message)."""
     return partner_csv.to_csv_text(
         [["row", "column", "message"]]
-        + [[str(e.get("row", "")), e.get("field", ""), e.get("message", "")] for e in job.errors]
+        + [
+            [partner_csv.formula_safe(str(e.get(key, ""))) for key in ("row", "field", "message")]
+            for e in job.errors
+        ]
     )

@@ -5,6 +5,11 @@ managers) separate their items with ``;``. ``admin_email`` / ``admin_name`` name
 partner's first partner admin: on import they receive an invitation; the export writes the
 earliest active partner admin. ``tier`` is a tier name (empty: none); ``managers`` are the
 emails of assigned channel managers / tenant admins.
+
+A cell a spreadsheet would run as a formula (it starts with ``=``, ``+``, ``-``, ``@``, a tab
+or a carriage return) is written with an apostrophe in front (:func:`formula_safe`, which the
+deals export uses too); the import takes exactly that apostrophe off again
+(:func:`formula_unguarded`), so an export imports as the same values.
 """
 
 from __future__ import annotations
@@ -38,6 +43,19 @@ COLUMNS = (
 REQUIRED = ("name", "domain")
 LIST_COLUMNS = ("countries", "regions", "competencies", "managers")
 LIST_SEPARATOR = ";"
+#: What a spreadsheet runs as a formula when a cell starts with it (CSV injection).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def formula_safe(value: str) -> str:
+    """``value`` as a CSV cell a spreadsheet shows as text: an apostrophe before a cell
+    that would start a formula."""
+    return f"'{value}" if value.startswith(FORMULA_STARTS) else value
+
+
+def formula_unguarded(value: str) -> str:
+    """A cell read back: without the one apostrophe :func:`formula_safe` put in front."""
+    return value[1:] if value.startswith("'") and value[1:].startswith(FORMULA_STARTS) else value
 
 
 def split_list(value: str) -> list[str]:
@@ -64,7 +82,7 @@ def first_admins(partner_ids: Iterable[int]) -> dict[int, User]:
 
 
 def partner_row(partner: Partner, *, managers: list[User], admin: User | None) -> list[str]:
-    return [
+    cells = [
         partner.name,
         partner.legal_name,
         partner.domain,
@@ -81,6 +99,7 @@ def partner_row(partner: Partner, *, managers: list[User], admin: User | None) -
         admin.email if admin else "",
         admin.full_name if admin else "",
     ]
+    return [formula_safe(cell) for cell in cells]
 
 
 def export_rows(partners: Iterable[Partner], *, chunk: int = 1000) -> Iterator[list[str]]:

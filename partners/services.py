@@ -9,18 +9,22 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Collection
-from dataclasses import dataclass
-from datetime import timedelta
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.contrib.auth import authenticate
+from django.contrib.auth.models import Permission
+from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.mail import send_mail
+from django.core.mail import EmailMessage, get_connection, send_mail
 from django.db import transaction
+from django.db.models.functions import Lower
 from django.http import HttpRequest
 from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from simple_history.utils import bulk_create_with_history
 
 from partners import events, grants, selectors
 from partners.domains import is_valid_domain, normalize_domain
@@ -33,6 +37,7 @@ from partners.models import (
     Partner,
     PartnerStatus,
     PartnerStatusChange,
+    PartnerUserObjectPermission,
     Tenant,
     User,
 )
@@ -159,15 +164,6 @@ def _clean_profile(
     return out
 
 
-def partner_profile_clean(
-    values: dict, *, known_competencies: Collection[str] | None = None
-) -> dict:
-    """The profile checks of ``partner_create`` / ``partner_update``, without writing: the
-    normalized values, or ``ValidationError`` with field errors (the bulk import checks each
-    row with it). ``known_competencies`` saves the competency query when checking many rows."""
-    return _clean_profile(require_tenant(), values, known_competencies=known_competencies)
-
-
 def _check_unique(partner: Partner) -> None:
     others = Partner.objects.exclude(pk=partner.pk) if partner.pk else Partner.objects.all()
     errors = {}
@@ -177,6 +173,136 @@ def _check_unique(partner: Partner) -> None:
         errors["domain"] = [_("Another partner of this program has this domain.")]
     if errors:
         raise ValidationError(errors)
+
+
+class RowsInvalid(ValidationError):
+    """A bulk service refused some of its rows, and wrote nothing: ``errors_by_row`` maps the
+    index of every refused row (in the list it was given) to that row's ``ValidationError``.
+    Caught as a plain ``ValidationError``, it carries the first refused row's errors."""
+
+    def __init__(self, errors_by_row: dict[int, ValidationError]) -> None:
+        self.errors_by_row = dict(sorted(errors_by_row.items()))
+        super().__init__(next(iter(self.errors_by_row.values())))
+
+
+@dataclass
+class NewPartner:
+    """One partner for :func:`partners_bulk_create`: what ``partner_create`` is given."""
+
+    name: str
+    domain: str
+    status: str = PartnerStatus.ACTIVE
+    managers: list[Membership] = field(default_factory=list)
+    status_reason: str = ""
+    tier: Tier | None = None
+    #: The other ``STAFF_PROFILE_FIELDS``.
+    profile: dict = field(default_factory=dict)
+
+
+def partner_build(
+    *,
+    name: str,
+    domain: str,
+    status: str = PartnerStatus.ACTIVE,
+    status_reason: str = "",
+    tier: Tier | None = None,
+    known_competencies: Collection[str] | None = None,
+    now: datetime | None = None,
+    **profile,
+) -> Partner:
+    """The partner ``partner_create`` would save, unsaved, or ``ValidationError`` with every
+    field's errors: the normalized profile, a known status, the model's field rules, the
+    status date (and the activation date of an active partner). Uniqueness, tiers and
+    managers are checked on save, set-wise. No query but the competency list, which
+    ``known_competencies`` saves when building many (the bulk import checks rows with it)."""
+    tenant = require_tenant()
+    unknown = set(profile) - set(STAFF_PROFILE_FIELDS)
+    if unknown:
+        raise TypeError(f"Unknown partner fields: {sorted(unknown)}")
+    errors: dict[str, list[str]] = {}
+    if status not in PartnerStatus.values:
+        errors["status"] = [_("Unknown status.")]
+    values = {"name": name, "domain": domain, **profile}
+    try:
+        values = _clean_profile(tenant, values, known_competencies=known_competencies)
+    except ValidationError as exc:
+        errors.update(exc.message_dict)
+    now = now or timezone.now()
+    partner = Partner(tenant=tenant, status=status, status_changed_at=now, **values)
+    if status == PartnerStatus.ACTIVE:
+        partner.activated_on = timezone.localdate(now)
+    if status in STATUSES_NEEDING_REASON:
+        partner.status_reason = status_reason.strip()[:500]
+    if tier is not None:
+        partner.assert_same_tenant(tier)
+        partner.tier = tier
+    # Not the foreign keys: the tenant is the one in context, and that the tier still
+    # exists is checked set-wise on save (_new_partners_errors).
+    try:
+        partner.full_clean(
+            exclude=[*errors, "tenant", "tier"], validate_unique=False, validate_constraints=False
+        )
+    except ValidationError as exc:
+        for field_name, messages in exc.message_dict.items():
+            errors.setdefault(field_name, messages)
+    if errors:
+        raise ValidationError(errors)
+    return partner
+
+
+def _new_partners_errors(partners: dict[int, Partner]) -> dict[int, dict[str, list[str]]]:
+    """The field errors of unsaved partners (by their key) that only the database can tell:
+    a name or domain another partner has (or an earlier one of ``partners``), a tier that is
+    gone. Three queries however many partners."""
+    names = {key: partner.name.lower() for key, partner in partners.items()}
+    taken_names = set(
+        Partner.objects.annotate(lower_name=Lower("name"))
+        .filter(lower_name__in=set(names.values()))
+        .values_list("lower_name", flat=True)
+    )
+    taken_domains = set(
+        Partner.objects.filter(domain__in={p.domain for p in partners.values()}).values_list(
+            "domain", flat=True
+        )
+    )
+    tier_ids = {p.tier_id for p in partners.values() if p.tier_id}
+    tiers = (
+        set(Tier.objects.filter(pk__in=tier_ids).values_list("pk", flat=True))
+        if tier_ids
+        else set()
+    )
+    errors: dict[int, dict[str, list[str]]] = {}
+    for key, partner in partners.items():
+        row: dict[str, list[str]] = {}
+        if names[key] in taken_names:
+            row["name"] = [_("Another partner of this program has this name.")]
+        if partner.domain in taken_domains:
+            row["domain"] = [_("Another partner of this program has this domain.")]
+        if partner.tier_id and partner.tier_id not in tiers:
+            row["tier"] = [_("This tier no longer exists.")]
+        if row:
+            errors[key] = row
+        taken_names.add(names[key])
+        taken_domains.add(partner.domain)
+    return errors
+
+
+def _first_status(partner: Partner, *, actor: Membership | None) -> PartnerStatusChange:
+    """The status row of a new partner (unsaved): from nothing to its status."""
+    return PartnerStatusChange(
+        tenant=partner.tenant, partner=partner, from_status="", to_status=partner.status,
+        at=partner.status_changed_at, changed_by_id=actor.user_id if actor else None,
+        reason=partner.status_reason,
+    )  # fmt: skip
+
+
+def _tier_given(partner: Partner) -> TierChange:
+    """The manual tier change of a partner added in a tier (unsaved)."""
+    return TierChange(
+        tenant=partner.tenant, partner=partner, from_tier=None, to_tier=partner.tier,
+        kind=TierChangeKind.MANUAL, at=partner.status_changed_at,
+        reason=_("Tier given when the partner was added."), metrics={},
+    )  # fmt: skip
 
 
 @transaction.atomic
@@ -192,42 +318,85 @@ def partner_create(
     **profile,
 ) -> Partner:
     """Add a partner organization (profile fields: ``STAFF_PROFILE_FIELDS``), optionally in
-    ``tier`` (recorded as a manual tier change; the tier engine takes over from there)."""
+    ``tier`` (recorded as a manual tier change; the tier engine takes over from there).
+    Many at once: :func:`partners_bulk_create`, which keeps the same rules."""
     if actor is not None:
         _require_perm(actor, "partners.add_partner")
     tenant = require_tenant()
-    unknown = set(profile) - set(STAFF_PROFILE_FIELDS)
-    if unknown:
-        raise TypeError(f"Unknown partner fields: {sorted(unknown)}")
-    if status not in PartnerStatus.values:
-        raise ValidationError({"status": _("Unknown status.")})
-    values = _clean_profile(tenant, {"name": name, "domain": domain, **profile})
-    now = timezone.now()
-    partner = Partner(tenant=tenant, status=status, status_changed_at=now, **values)
-    if status == PartnerStatus.ACTIVE:
-        partner.activated_on = timezone.localdate(now)
-    if status in STATUSES_NEEDING_REASON:
-        partner.status_reason = status_reason.strip()[:500]
-    if tier is not None:
-        partner.assert_same_tenant(tier)
-        partner.tier = tier
-    partner.full_clean(validate_unique=False, validate_constraints=False)
-    _check_unique(partner)
+    partner = partner_build(
+        name=name, domain=domain, status=status, status_reason=status_reason, tier=tier, **profile
+    )
+    errors = _new_partners_errors({0: partner})
+    if errors:
+        raise ValidationError(errors[0])
     partner.save()
-    PartnerStatusChange.objects.create(
-        tenant=tenant, partner=partner, from_status="", to_status=status, at=now,
-        changed_by=actor.user if actor else None, reason=partner.status_reason,
-    )  # fmt: skip
+    _first_status(partner, actor=actor).save()
     if tier is not None:
-        TierChange.objects.create(
-            tenant=tenant, partner=partner, from_tier=None, to_tier=tier,
-            kind=TierChangeKind.MANUAL, at=now, reason=_("Tier given when the partner was added."),
-            metrics={},
-        )  # fmt: skip
+        _tier_given(partner).save()
     if managers:
         _set_managers(partner, managers)
     events.record(tenant=tenant, name="partner.created", payload={"partner_id": partner.pk})
     return partner
+
+
+@transaction.atomic
+def partners_bulk_create(*, actor: Membership | None, partners: list[NewPartner]) -> list[Partner]:
+    """Add many partners at once, each as ``partner_create`` would (same checks; a status
+    row, a history row, the given tier's manual change, the managers' grants and a
+    ``partner.created`` event), in some fifteen queries however many partners: give it a
+    few thousand at a time. All or nothing: ``RowsInvalid`` names every refused partner.
+    The partners come back in the order given, saved."""
+    if actor is not None:
+        _require_perm(actor, "partners.add_partner")
+    tenant = require_tenant()
+    if not partners:
+        return []
+    now = timezone.now()
+    competencies = set(selectors.competency_names())
+    candidates = set(selectors.manager_candidates().values_list("pk", flat=True))
+    built: dict[int, Partner] = {}
+    errors: dict[int, dict[str, list[str]]] = {}
+    for index, new in enumerate(partners):
+        row_errors = _manager_errors(new.managers, candidates)
+        try:
+            built[index] = partner_build(
+                name=new.name, domain=new.domain, status=new.status,
+                status_reason=new.status_reason, tier=new.tier,
+                known_competencies=competencies, now=now, **new.profile,
+            )  # fmt: skip
+        except ValidationError as exc:
+            row_errors = {**exc.message_dict, **row_errors}
+        if row_errors:
+            errors[index] = row_errors
+    for index, row_errors in _new_partners_errors(built).items():
+        errors[index] = {**row_errors, **errors.get(index, {})}
+    if errors:
+        raise RowsInvalid({index: ValidationError(e) for index, e in errors.items()})
+
+    created = bulk_create_with_history(
+        list(built.values()), Partner, default_user=actor.user if actor else None,
+        default_date=now,
+    )  # fmt: skip
+    PartnerStatusChange.objects.bulk_create([_first_status(p, actor=actor) for p in created])
+    TierChange.objects.bulk_create([_tier_given(p) for p in created if p.tier_id])
+    grants = [
+        (partner, user_id)
+        for partner, new in zip(created, partners, strict=True)
+        for user_id in dict.fromkeys(m.user_id for m in new.managers)
+    ]
+    if grants:
+        manage = Permission.objects.get(
+            content_type=ContentType.objects.get_for_model(Partner),
+            codename=selectors.MANAGE_PARTNER,
+        )
+        PartnerUserObjectPermission.objects.bulk_create(
+            PartnerUserObjectPermission(permission=manage, user_id=user_id, content_object=p)
+            for p, user_id in grants
+        )
+    events.record_many(
+        tenant=tenant, name="partner.created", payloads=[{"partner_id": p.pk} for p in created]
+    )
+    return created
 
 
 def _require_partner_access(actor: Membership, partner: Partner) -> None:
@@ -343,13 +512,18 @@ def partner_reactivate(*, actor: Membership | None, partner: Partner, reason: st
     )
 
 
+def _manager_errors(managers: list[Membership], candidates: Collection[int]) -> dict:
+    """The field error of ``managers`` that are not among ``candidates`` (membership ids of
+    ``selectors.manager_candidates``), or none."""
+    if any(m.pk not in candidates for m in managers):
+        return {"managers": [_("Only active channel managers and tenant admins can be assigned.")]}
+    return {}
+
+
 def _set_managers(partner: Partner, managers: list[Membership]) -> tuple[set[int], set[int]]:
-    allowed = {m.pk: m for m in selectors.manager_candidates()}
-    bad = [m for m in managers if m.pk not in allowed]
-    if bad:
-        raise ValidationError(
-            {"managers": [_("Only active channel managers and tenant admins can be assigned.")]}
-        )
+    errors = _manager_errors(managers, {m.pk for m in selectors.manager_candidates()})
+    if errors:
+        raise ValidationError(errors)
     wanted = {m.user_id: m.user for m in managers}
     current = set(selectors.partner_managers(partner_ids=[partner.pk])[partner.pk])
     current_ids = {u.pk for u in current}
@@ -473,38 +647,32 @@ class IssuedInvitation:
         return f"{settings.SITE_URL.rstrip('/')}/accounts/invite/{self.token}/"
 
 
-@transaction.atomic
-def invitation_create(
-    *, actor: Membership | None, email: str, role: str, partner: Partner | None = None
-) -> IssuedInvitation:
-    """Invite an email to a role. Partner admins may invite only into their own organization.
+def _require_can_invite(actor: Membership, role: str) -> None:
+    if role not in invitable_roles(actor.role, set(membership_permissions(actor))):
+        raise ValidationError({"role": _("You cannot invite someone to this role.")})
 
-    ``actor=None`` is for operator code (``create_tenant``, the operator admin): any role.
-    """
-    tenant = require_tenant()
-    if actor is not None:
-        perms = membership_permissions(actor)
-        if role not in invitable_roles(actor.role, set(perms)):
-            raise ValidationError({"role": _("You cannot invite someone to this role.")})
-        if actor.is_partner_member:
-            partner = actor.partner
-        elif (
-            partner is not None
-            and not selectors.partner_list(actor=actor).filter(pk=partner.pk).exists()
-        ):
-            # Channel managers invite people into the partners assigned to them.
-            raise ValidationError({"partner": _("You do not manage this partner.")})
-    _validate_role_and_partner(tenant=tenant, role=role, partner=partner)
-    email = email.strip().lower()
-    if Membership.objects.filter(user__email__iexact=email).exists():
-        raise ValidationError({"email": _("This person is already a member of this tenant.")})
-    pending = Invitation.objects.filter(
-        email__iexact=email,
-        accepted_at__isnull=True,
-        revoked_at__isnull=True,
-        expires_at__gt=timezone.now(),
+
+def _unmanaged_partner_ids(actor: Membership, partner_ids: Collection[int]) -> set[int]:
+    """Of ``partner_ids``, those a staff ``actor`` may not invite into: channel managers
+    invite people into the partners assigned to them. One query however many."""
+    ids = set(partner_ids)
+    if not ids:
+        return set()
+    return ids - set(
+        selectors.partner_list(actor=actor).filter(pk__in=ids).values_list("pk", flat=True)
     )
-    pending.update(revoked_at=timezone.now())  # a new invitation replaces an older one
+
+
+def _invitation_issue(
+    *,
+    tenant: Tenant,
+    actor: Membership | None,
+    email: str,
+    role: str,
+    partner: Partner | None,
+    now: datetime,
+) -> IssuedInvitation:
+    """A new invitation (unsaved) and its token, of which only the hash is stored."""
     token = secrets.token_urlsafe(32)
     invitation = Invitation(
         tenant=tenant,
@@ -513,15 +681,58 @@ def invitation_create(
         partner=partner,
         token_hash=hash_secret(token),
         invited_by=actor.user if actor is not None else None,
-        expires_at=timezone.now() + timedelta(days=settings.INVITATION_TTL_DAYS),
+        created_at=now,
+        expires_at=now + timedelta(days=settings.INVITATION_TTL_DAYS),
     )
     invitation.assert_same_tenant(partner)
+    return IssuedInvitation(invitation=invitation, token=token)
+
+
+def _invitation_email(issued: IssuedInvitation, tenant: Tenant) -> tuple[str, str]:
+    """The subject and body of an invitation's email (the only place its token is written)."""
+    context = {"invitation": issued.invitation, "url": issued.url, "tenant": tenant}
+    subject = _("You are invited to %(tenant)s on Trellis") % {"tenant": tenant.name}
+    return subject, render_to_string("emails/invitation.txt", context)
+
+
+def _pending_invitations(emails: Collection[str], now: datetime):
+    return Invitation.objects.alias(lower_email=Lower("email")).filter(
+        lower_email__in=list(emails),
+        accepted_at__isnull=True,
+        revoked_at__isnull=True,
+        expires_at__gt=now,
+    )
+
+
+@transaction.atomic
+def invitation_create(
+    *, actor: Membership | None, email: str, role: str, partner: Partner | None = None
+) -> IssuedInvitation:
+    """Invite an email to a role. Partner admins may invite only into their own organization.
+
+    ``actor=None`` is for operator code (``create_tenant``, the operator admin): any role.
+    Many at once: :func:`invitations_bulk_create`.
+    """
+    tenant = require_tenant()
+    if actor is not None:
+        _require_can_invite(actor, role)
+        if actor.is_partner_member:
+            partner = actor.partner
+        elif partner is not None and _unmanaged_partner_ids(actor, [partner.pk]):
+            raise ValidationError({"partner": _("You do not manage this partner.")})
+    _validate_role_and_partner(tenant=tenant, role=role, partner=partner)
+    email = email.strip().lower()
+    if Membership.objects.filter(user__email__iexact=email).exists():
+        raise ValidationError({"email": _("This person is already a member of this tenant.")})
+    now = timezone.now()
+    _pending_invitations([email], now).update(revoked_at=now)  # a new one replaces an older one
+    issued = _invitation_issue(
+        tenant=tenant, actor=actor, email=email, role=role, partner=partner, now=now
+    )
+    invitation = issued.invitation
     invitation.full_clean()
     invitation.save()
-    issued = IssuedInvitation(invitation=invitation, token=token)
-    context = {"invitation": invitation, "url": issued.url, "tenant": tenant}
-    subject = _("You are invited to %(tenant)s on Trellis") % {"tenant": tenant.name}
-    body = render_to_string("emails/invitation.txt", context)
+    subject, body = _invitation_email(issued, tenant)
     transaction.on_commit(
         lambda: send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, [invitation.email])
     )
@@ -530,6 +741,86 @@ def invitation_create(
         name="invitation.created",
         payload={"invitation_id": invitation.pk, "role": role},
     )
+    return issued
+
+
+#: Invitation emails sent through one mail connection by :func:`invitations_bulk_create`.
+EMAIL_BATCH = 200
+
+
+@transaction.atomic
+def invitations_bulk_create(
+    *, actor: Membership | None, role: str, invitees: list[tuple[str, Partner | None]]
+) -> list[IssuedInvitation]:
+    """Invite many people to ``role`` at once (``invitees``: email and partner pairs), each as
+    ``invitation_create`` would (same checks; an older pending invitation of the email
+    revoked; an ``invitation.created`` event), in a handful of queries however many. The
+    emails go after commit, ``EMAIL_BATCH`` to a mail connection. All or nothing:
+    ``RowsInvalid`` names every refused invitee (a member already, an email given twice)."""
+    tenant = require_tenant()
+    if actor is not None:
+        _require_can_invite(actor, role)
+    if not invitees:
+        return []
+    now = timezone.now()
+    emails = [email.strip().lower() for email, _partner in invitees]
+    members = set(
+        Membership.objects.annotate(email=Lower("user__email"))
+        .filter(email__in=set(emails))
+        .values_list("email", flat=True)
+    )
+    unmanaged: set[int] = set()
+    if actor is not None and not actor.is_partner_member:
+        unmanaged = _unmanaged_partner_ids(actor, {p.pk for _email, p in invitees if p})
+    issued: list[IssuedInvitation] = []
+    errors: dict[int, ValidationError] = {}
+    seen: set[str] = set()
+    for index, ((_email, partner), email) in enumerate(zip(invitees, emails, strict=True)):
+        if actor is not None and actor.is_partner_member:
+            partner = actor.partner
+        try:
+            if partner is not None and partner.pk in unmanaged:
+                raise ValidationError({"partner": _("You do not manage this partner.")})
+            _validate_role_and_partner(tenant=tenant, role=role, partner=partner)
+            if email in members:
+                raise ValidationError(
+                    {"email": _("This person is already a member of this tenant.")}
+                )
+            if email in seen:
+                raise ValidationError({"email": _("This person is invited twice.")})
+            seen.add(email)
+            one = _invitation_issue(
+                tenant=tenant, actor=actor, email=email, role=role, partner=partner, now=now
+            )
+            # The foreign keys are the tenant, its partners and the actor; the token is new.
+            one.invitation.full_clean(
+                exclude=["tenant", "partner", "invited_by"], validate_unique=False
+            )
+        except ValidationError as exc:
+            errors[index] = exc
+            continue
+        issued.append(one)
+    if errors:
+        raise RowsInvalid(errors)
+
+    _pending_invitations(seen, now).update(revoked_at=now)
+    Invitation.objects.bulk_create([one.invitation for one in issued])
+    events.record_many(
+        tenant=tenant,
+        name="invitation.created",
+        payloads=[{"invitation_id": one.invitation.pk, "role": role} for one in issued],
+    )
+    messages = [
+        EmailMessage(*_invitation_email(one, tenant), settings.DEFAULT_FROM_EMAIL,
+                     [one.invitation.email])
+        for one in issued
+    ]  # fmt: skip
+    for start in range(0, len(messages), EMAIL_BATCH):
+        batch = messages[start : start + EMAIL_BATCH]
+        # robust: a batch the mail server refuses does not keep the others from going.
+        transaction.on_commit(
+            lambda batch=batch: get_connection().send_messages(batch), robust=True
+        )
     return issued
 
 

@@ -79,6 +79,7 @@ def jobs(django_capture_on_commit_callbacks, monkeypatch, settings):
             return None
 
     monkeypatch.setattr("partners.tasks.dispatch_event", _NoDispatch)
+    monkeypatch.setattr("partners.tasks.dispatch_events", _NoDispatch)  # events.record_many
 
     @contextlib.contextmanager
     def _jobs():

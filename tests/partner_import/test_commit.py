@@ -12,7 +12,7 @@ from partners import imports, services, tasks
 from partners.models import Invitation, Partner, PartnerImport
 from partners.tenancy import tenant_context
 from partners.tiers import TierChange
-from tests.factories import PartnerFactory
+from tests.factories import MembershipFactory, PartnerFactory
 from tests.partner_import.conftest import IMPORTS, csv_file, good_rows, latest_import
 from tests.partners.html import text
 
@@ -44,21 +44,23 @@ def _nothing_written(tenant) -> None:
 def test_a_failure_midway_rolls_back_every_row_already_made(
     admin_client, previewed, jobs, tenant, monkeypatch
 ):
-    real = services.invitation_create
+    monkeypatch.setattr(imports, "COMMIT_BATCH", 1)
+    real = services.invitations_bulk_create
     calls = []
 
     def failing_on_the_second_invitation(**kwargs):
-        calls.append(kwargs["email"])
+        calls.append([email for email, _partner in kwargs["invitees"]])
         if len(calls) == 2:  # the second row's invitation: the first row is already in
             raise services.ValidationError({"email": "The mail server said no."})
         return real(**kwargs)
 
-    monkeypatch.setattr(services, "invitation_create", failing_on_the_second_invitation)
+    monkeypatch.setattr(services, "invitations_bulk_create", failing_on_the_second_invitation)
     with jobs():
         admin_client.post(f"{IMPORTS}{previewed.pk}/commit/")
+    assert calls == [["boss@fabrikam.com"], ["owner@litware.test"]]
     job = latest_import(tenant)
     assert job.status == "failed"
-    assert job.errors == [{"row": 3, "field": "email", "message": "The mail server said no."}]
+    assert job.errors == [{"row": 0, "field": "email", "message": "The mail server said no."}]
     assert (job.created_count, job.invited_count, job.processed_rows) == (0, 0, 0)
     _nothing_written(tenant)
     page = text(admin_client.get(f"{IMPORTS}{previewed.pk}/"))
@@ -66,19 +68,74 @@ def test_a_failure_midway_rolls_back_every_row_already_made(
     assert "The mail server said no." in page
 
 
+def _member_joins(tenant) -> None:
+    MembershipFactory(tenant=tenant, role="finance", user__email="Owner@Litware.test")
+
+
+def _domain_taken(tenant) -> None:
+    PartnerFactory(tenant=tenant, name="Proseware Inc", domain="proseware.test")
+
+
+@pytest.mark.parametrize(
+    ("service", "meanwhile", "error"),
+    [
+        (
+            "invitations_bulk_create",
+            _member_joins,
+            {
+                "row": 3,
+                "field": "admin_email",
+                "message": "This person is already a member of this tenant.",
+            },
+        ),
+        (
+            "partners_bulk_create",
+            _domain_taken,
+            {
+                "row": 4,
+                "field": "domain",
+                "message": "Another partner of this program has this domain.",
+            },
+        ),
+    ],
+)
+def test_a_row_the_services_refuse_as_they_write_fails_the_import_at_that_row(
+    admin_client, previewed, jobs, tenant, monkeypatch, service, meanwhile, error
+):
+    """The services check the rows again as they write them (the tenant changed after the
+    commit's own check); their refusal names the file's row and column."""
+    real = getattr(services, service)
+
+    def changed_just_before(**kwargs):
+        meanwhile(tenant)
+        return real(**kwargs)
+
+    monkeypatch.setattr(services, service, changed_just_before)
+    with jobs():
+        admin_client.post(f"{IMPORTS}{previewed.pk}/commit/")
+    job = latest_import(tenant)
+    assert (job.status, job.errors) == ("failed", [error])
+    with tenant_context(tenant):
+        assert not Partner.objects.filter(name__in=["Fabrikam", "Litware"]).exists()
+        assert not Invitation.objects.exists()
+    assert mail.outbox == []
+
+
 def test_an_unexpected_error_mid_commit_rolls_back_and_says_so(
     admin_client, previewed, jobs, tenant, monkeypatch
 ):
-    real = services.partner_create
+    monkeypatch.setattr(imports, "COMMIT_BATCH", 1)
+    real = services.partners_bulk_create
     made = []
 
     def breaking_on_the_last_row(**kwargs):
-        made.append(kwargs["name"])
-        if kwargs["name"] == "Proseware":
+        names = [new.name for new in kwargs["partners"]]
+        made.extend(names)
+        if "Proseware" in names:
             raise IntegrityError("connection hiccup")
         return real(**kwargs)
 
-    monkeypatch.setattr(services, "partner_create", breaking_on_the_last_row)
+    monkeypatch.setattr(services, "partners_bulk_create", breaking_on_the_last_row)
     with jobs():
         admin_client.post(f"{IMPORTS}{previewed.pk}/commit/")
     job = latest_import(tenant)
@@ -124,20 +181,23 @@ def test_a_second_import_press_is_refused_and_a_rerun_job_does_nothing(
 def test_the_commit_stops_when_cancelled_and_writes_nothing(
     admin_client, previewed, jobs, tenant, monkeypatch
 ):
-    monkeypatch.setattr(imports, "PROGRESS_EVERY", 1)
-    real = services.partner_create
+    monkeypatch.setattr(imports, "COMMIT_BATCH", 1)
+    real = services.partners_bulk_create
+    batches = []
 
     def cancel_after_the_first(**kwargs):
-        partner = real(**kwargs)
+        batches.append(len(kwargs["partners"]))
+        partners = real(**kwargs)
         with tenant_context(tenant):
             job = PartnerImport.objects.get(pk=previewed.pk)
         # the Cancel button, pressed while the job runs (the row is locked: the cache)
         cache.set(imports._cancel_key(job, tenant.pk), True)
-        return partner
+        return partners
 
-    monkeypatch.setattr(services, "partner_create", cancel_after_the_first)
+    monkeypatch.setattr(services, "partners_bulk_create", cancel_after_the_first)
     with jobs():
         admin_client.post(f"{IMPORTS}{previewed.pk}/commit/")
+    assert batches == [1]  # stopped after the first batch
     assert latest_import(tenant).status == "cancelled"
     _nothing_written(tenant)
 
@@ -177,24 +237,24 @@ def test_progress_of_the_check_is_saved_on_the_row_every_few_rows(
 def test_progress_of_the_commit_is_kept_in_the_cache(
     admin_client, upload, jobs, tenant, monkeypatch
 ):
-    monkeypatch.setattr(imports, "PROGRESS_EVERY", 2)
+    monkeypatch.setattr(imports, "COMMIT_BATCH", 2)
     rows = [{"name": f"P{n}", "domain": f"p{n}.test"} for n in range(5)]
     upload(admin_client, csv_file(rows))
     job = latest_import(tenant)
     seen = []
-    real = services.partner_create
+    real = services.partners_bulk_create
 
     def create(**kwargs):
         with tenant_context(tenant):
             current = PartnerImport.objects.get(pk=job.pk)
-        seen.append(imports.partner_import_progress(current))
+        seen.append((imports.partner_import_progress(current), len(kwargs["partners"])))
         return real(**kwargs)
 
-    monkeypatch.setattr(services, "partner_create", create)
+    monkeypatch.setattr(services, "partners_bulk_create", create)
     with jobs():
         admin_client.post(f"{IMPORTS}{job.pk}/commit/")
-    assert [p.processed for p in seen] == [0, 0, 2, 2, 4]
-    assert {p.total for p in seen} == {5}
+    assert [(p.processed, batch) for p, batch in seen] == [(0, 2), (2, 2), (4, 1)]
+    assert {p.total for p, _batch in seen} == {5}
     done = latest_import(tenant)
     assert imports.partner_import_progress(done).processed == 5
     assert cache.get(imports._progress_key(done, tenant.pk)) is None  # cleaned up

@@ -6,9 +6,11 @@ import csv
 import io
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from partners import partner_csv
-from partners.models import Competency, Invitation
+from partners import partner_csv, services
+from partners.models import Competency, Invitation, Partner
 from partners.tenancy import tenant_context
 from partners.tiers import Tier
 from tests.factories import MembershipFactory
@@ -76,3 +78,74 @@ def test_an_export_imports_into_another_tenant_as_the_same_rows(
 def test_the_export_is_for_import_admins_only(login, channel_manager, partner_admin):
     assert login(channel_manager).get(f"{IMPORTS}export.csv").status_code == 403
     assert login(partner_admin).get(f"{IMPORTS}export.csv").status_code == 403
+
+
+def test_cells_a_spreadsheet_would_run_export_as_text_and_import_as_they_were(
+    login, upload, jobs, tenant, other_tenant, tenant_admin, outsider, partner
+):
+    formula = '=HYPERLINK("http://evil.test","click")'
+    with tenant_context(tenant, tenant_admin):
+        services.partner_create(
+            actor=tenant_admin,
+            name=formula,
+            domain="formula.test",
+            legal_name="+1 Holdings",
+            regions=["-EMEA", "@APAC", "Plain"],
+        )
+    MembershipFactory(
+        tenant=tenant,
+        role="partner_admin",
+        partner=partner,
+        user__email="padmin@northwind.test",
+        user__full_name="@SUM(1+1)",
+    )
+    exported = _rows(login(tenant_admin).get(f"{IMPORTS}export.csv"))
+    by_name = {row[0]: row for row in exported[1:]}
+    guarded = by_name["'" + formula]
+    assert guarded[1] == "'+1 Holdings"
+    assert guarded[8] == "'-EMEA;@APAC;Plain"
+    assert by_name["Northwind"][14] == "'@SUM(1+1)"
+    assert not any(cell.startswith(partner_csv.FORMULA_STARTS) for row in exported for cell in row)
+
+    globex = login(outsider)
+    upload(globex, partner_csv.to_csv_text(exported), url=GLOBEX_IMPORTS)
+    job = latest_import(other_tenant)
+    assert (job.status, job.errors) == ("preview", [])
+    preview = globex.get(f"{GLOBEX_IMPORTS}{job.pk}/").content.decode()
+    assert "HYPERLINK" in preview and "&#x27;=HYPERLINK" not in preview
+    with jobs():
+        globex.post(f"{GLOBEX_IMPORTS}{job.pk}/commit/")
+    with tenant_context(other_tenant):
+        imported = Partner.objects.get(domain="formula.test")
+    assert (imported.name, imported.legal_name, imported.regions) == (
+        formula,
+        "+1 Holdings",
+        ["-EMEA", "@APAC", "Plain"],
+    )
+
+
+@pytest.mark.parametrize(
+    ("cell", "value"),
+    [
+        ("'=1+1", "=1+1"),
+        ("'+1", "+1"),
+        ("'-1", "-1"),
+        ("'@x", "@x"),
+        ("'\tx", "\tx"),
+        ("'\rx", "\rx"),
+        ("'quoted'", "'quoted'"),  # an apostrophe the export did not add stays
+        ("''=x", "''=x"),
+        ("'", "'"),
+        ("=x", "=x"),  # a file someone else wrote: taken as it is
+    ],
+)
+def test_the_import_takes_off_only_the_apostrophe_the_export_puts_in_front(cell, value):
+    assert partner_csv.formula_unguarded(cell) == value
+
+
+@given(st.text())
+def test_a_guarded_cell_never_starts_a_formula_and_reads_back_as_it_was(value):
+    cell = partner_csv.formula_safe(value)
+    assert not cell.startswith(partner_csv.FORMULA_STARTS)
+    if not (value.startswith("'") and value[1:].startswith(partner_csv.FORMULA_STARTS)):
+        assert partner_csv.formula_unguarded(cell) == value
