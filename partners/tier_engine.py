@@ -107,17 +107,23 @@ class _Ladder:
                 checks.append((c.metric, _COMPARE[c.operator], c.threshold))
             self.steps.append((tier, checks))
             self.texts[tier.pk] = [
-                (c.metric, f"{c.operator} {c.threshold}", _COMPARE[c.operator], c.threshold)
+                (
+                    c.metric,
+                    _metric_label(c.metric),
+                    f"{c.operator} {_plain(c.threshold)}",
+                    _COMPARE[c.operator],
+                    c.threshold,
+                )
                 for c in criteria.get(tier.pk, [])
             ]
 
     def explain(self, tier: Tier, values: dict[str, Decimal | None]) -> str:
         """Each criterion of ``tier`` with the partner's value and whether it holds."""
         parts = []
-        for key, rule, compare, threshold in self.texts.get(tier.pk, []):
+        for key, label, rule, compare, threshold in self.texts.get(tier.pk, []):
             value = values.get(key)
             mark = "✓" if value is not None and compare(value, threshold) else "✗"
-            parts.append(f"{key} = {value} {rule} {mark}")
+            parts.append(f"{label} = {value} {rule} {mark}")
         return "; ".join(parts) or "-"
 
     def earned(self, values: dict[str, Decimal | None]) -> Tier | None:
@@ -129,6 +135,17 @@ class _Ladder:
             else:
                 return tier
         return None
+
+
+def _metric_label(key: str) -> str:
+    metric = metric_registry.get(key)
+    return str(metric.label) if metric else key
+
+
+def _plain(number: Decimal) -> str:
+    """``10000.0000`` -> ``10000``, ``0.7500`` -> ``0.75`` (a threshold as people write it)."""
+    text = f"{number:f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
 
 
 def earned_tier(

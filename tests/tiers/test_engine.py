@@ -67,7 +67,8 @@ def test_the_history_row_holds_the_deciding_metric_values_and_why(
     [change] = changes_of(partner)
     assert change.metrics["values"] == {SCORE: "12.50"}
     assert "Silver" in change.reason
-    assert "12.50 >= 10" in change.reason
+    # The criterion in words: the metric's label, the value, the threshold as written.
+    assert "Test score = 12.50 >= 10 ✓" in change.reason
 
 
 def test_every_change_announces_partner_tier_changed_in_the_outbox(
