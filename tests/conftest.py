@@ -3,11 +3,14 @@ test talks to it as the runtime role, exactly like the web and worker processes.
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import pytest
 from django.test.utils import setup_databases, teardown_databases
 
 from partners.grants import grant
 from partners.tenancy import tenant_context
+from partners.tiers import Tier, TierCriterion
 from tests.factories import (  # noqa: F401  (re-exported fixtures below use them)
     MembershipFactory,
     PartnerFactory,
@@ -133,3 +136,20 @@ def login(client):
         return client
 
     return _login
+
+
+@pytest.fixture
+def make_tier():
+    """``make_tier(tenant, rank, name, [(metric, operator, threshold)], **benefits)``."""
+
+    def _make(tenant, rank, name, criteria=(), **benefits):
+        with tenant_context(tenant):
+            tier = Tier.objects.create(tenant=tenant, rank=rank, name=name, **benefits)
+            for metric, operator, threshold in criteria:
+                TierCriterion.objects.create(
+                    tenant=tenant, tier=tier, metric=metric, operator=operator,
+                    threshold=Decimal(threshold),
+                )  # fmt: skip
+            return tier
+
+    return _make

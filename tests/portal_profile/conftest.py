@@ -11,7 +11,6 @@ import pytest
 from partners import metrics
 from partners.models import Membership, Partner
 from partners.tenancy import tenant_context
-from partners.tiers import Tier, TierCriterion
 
 POINTS = "portal_test_points"
 REVENUE = "portal_test_revenue"
@@ -65,21 +64,6 @@ def warn():
     metrics.register("portal_test_warned", "Warned metric", compute)
     yield messages
     metrics.unregister("portal_test_warned")
-
-
-@pytest.fixture
-def make_tier():
-    def _make(tenant, rank, name, criteria=(), **benefits):
-        with tenant_context(tenant):
-            tier = Tier.objects.create(tenant=tenant, rank=rank, name=name, **benefits)
-            for metric, operator, threshold in criteria:
-                TierCriterion.objects.create(
-                    tenant=tenant, tier=tier, metric=metric, operator=operator,
-                    threshold=Decimal(threshold),
-                )  # fmt: skip
-            return tier
-
-    return _make
 
 
 @pytest.fixture

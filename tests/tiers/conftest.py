@@ -11,7 +11,6 @@ from partners import metrics
 from partners.models import Partner
 from partners.tenancy import tenant_context
 from partners.tier_engine import tiers_evaluate
-from partners.tiers import Tier, TierCriterion
 from tests.factories import PartnerFactory
 
 SCORE = "test_score"
@@ -30,21 +29,6 @@ def scores():
     metrics.register(SCORE, "Test score", compute)
     yield values
     metrics.unregister(SCORE)
-
-
-@pytest.fixture
-def make_tier():
-    def _make(tenant, rank, name, criteria=(), **benefits):
-        with tenant_context(tenant):
-            tier = Tier.objects.create(tenant=tenant, rank=rank, name=name, **benefits)
-            for metric, operator, threshold in criteria:
-                TierCriterion.objects.create(
-                    tenant=tenant, tier=tier, metric=metric, operator=operator,
-                    threshold=Decimal(threshold),
-                )  # fmt: skip
-            return tier
-
-    return _make
 
 
 @pytest.fixture
