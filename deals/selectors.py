@@ -25,7 +25,7 @@ from deals.models import (
 from deals.normalize import matchable_domain, normalize_company
 from partners.models import Membership
 from partners.permissions import membership_permissions
-from partners.tenancy import dangerously_bypass_rls
+from partners.tenancy import dangerously_bypass_rls, require_tenant
 
 SORTS = {
     "newest": ("-created_at", "-id"),
@@ -102,6 +102,54 @@ def deal_search(*, actor: Membership, filters: DealFilters) -> QuerySet[Deal]:
 
 def deal_timeline(*, deal: Deal) -> QuerySet[DealTransition]:
     return DealTransition.objects.filter(deal=deal).select_related("actor").order_by("at", "id")
+
+
+@dataclass
+class DealDetailRows:
+    """What a deal's detail shows besides the deal's own row, as plain rows in display order:
+    lines ``(id, quantity, unit_price, amount, product_id, product_sku, product_name)``,
+    further partners ``(partner_id, partner_name, role)``, timeline ``(from_status,
+    to_status, actor_id, actor_full_name, actor_email, automatic, comment, at)``."""
+
+    lines: list[tuple]
+    further_partners: list[tuple]
+    timeline: list[tuple]
+
+
+# What the API's detail prefetches (deals.api.views.DealViewSet._detail_prefetches) read,
+# with the same joins: a line's product and a further partner's row are required (a row the
+# tenant cannot see drops the entry), a timeline entry's actor is optional.
+_DETAIL_ROWS_SQL = (
+    """
+    SELECT l.id, l.quantity, l.unit_price, l.amount, p.id, p.sku, p.name
+    FROM deals_dealline l JOIN deals_product p ON p.id = l.product_id
+    WHERE l.tenant_id = %(tenant)s AND l.deal_id = %(deal)s ORDER BY l.id
+    """,
+    """
+    SELECT p.id, p.name, f.role
+    FROM deals_dealpartner f JOIN partners_partner p ON p.id = f.partner_id
+    WHERE f.tenant_id = %(tenant)s AND f.deal_id = %(deal)s ORDER BY f.id
+    """,
+    """
+    SELECT t.from_status, t.to_status, u.id, u.full_name, u.email, t.automatic, t.comment, t.at
+    FROM deals_dealtransition t LEFT JOIN partners_user u ON u.id = t.actor_id
+    WHERE t.tenant_id = %(tenant)s AND t.deal_id = %(deal)s ORDER BY t.at, t.id
+    """,
+)
+
+
+def deal_detail_rows(*, deal: Deal) -> DealDetailRows:
+    """The lines, further partners and timeline of a deal the caller has read through the
+    actor's scope (the rows are the deal's; row-level security applies), in three plain
+    statements: a submit answers with the detail of the deal it wrote, and the same reads
+    through the ORM (three prefetches, their model instances) cost more than their SQL."""
+    params = {"tenant": require_tenant().pk, "deal": deal.pk}
+    results = []
+    with connection.cursor() as cursor:
+        for sql in _DETAIL_ROWS_SQL:
+            cursor.execute(sql, params)
+            results.append(cursor.fetchall())
+    return DealDetailRows(*results)
 
 
 def deal_conflicts(*, deal: Deal) -> QuerySet[DealConflict]:

@@ -77,7 +77,7 @@ def _require_perm(actor: Membership | None, perm: str) -> None:
 def engagement_rules() -> EngagementRules:
     """The current tenant's rules of engagement (created with defaults on first use)."""
     tenant = require_tenant()
-    rules = EngagementRules.objects.filter().first()
+    rules = next(iter(EngagementRules.objects.all()), None)  # one row per tenant at most
     if rules is None:
         rules, _created = EngagementRules.objects.get_or_create(tenant=tenant)
     return rules
@@ -413,12 +413,17 @@ def deal_submit(*, actor: Membership, deal: Deal, comment: str = "") -> Deal:
     if not DealLine.objects.filter(deal=deal).exists():
         raise ValidationError({"lines": _("Add at least one product line.")})
     previous = deal.status
+    rules = engagement_rules()
+    # The candidates first, so one UPDATE writes the status and the count together.
+    found = _conflict_candidates(deal, rules)
     deal.status = DealStatus.SUBMITTED
     deal.submitted_at = timezone.now()
     deal.updated_at = deal.submitted_at
-    deal.save(update_fields=["status", "submitted_at", "updated_at"])
-    rules = engagement_rules()
-    conflicts = detect_conflicts(deal, rules=rules)
+    deal.conflict_count = len(found)
+    deal.save(update_fields=["status", "submitted_at", "updated_at", "conflict_count"])
+    # Only a resubmission (after a more-info request) has conflicts stored to replace: they
+    # are stored on submission, and no deal goes back to draft.
+    conflicts = _store_conflicts(deal, found, replace=previous != DealStatus.DRAFT)
     _record(deal, previous, DealStatus.SUBMITTED, actor=actor, comment=comment)
     limit = auto_approve_limit(deal, rules)
     if (
@@ -438,17 +443,31 @@ def deal_submit(*, actor: Membership, deal: Deal, comment: str = "") -> Deal:
 
 def detect_conflicts(deal: Deal, *, rules: EngagementRules | None = None) -> list[DealConflict]:
     """Find and store the open registrations and direct deals this deal may collide with."""
-    threshold = (rules or engagement_rules()).name_similarity_threshold
-    found = selectors.conflict_candidates(
+    conflicts = _store_conflicts(deal, _conflict_candidates(deal, rules or engagement_rules()))
+    Deal.objects.filter(pk=deal.pk).update(conflict_count=len(conflicts))
+    deal.conflict_count = len(conflicts)
+    return conflicts
+
+
+def _conflict_candidates(deal: Deal, rules: EngagementRules) -> list[tuple[int, float, bool]]:
+    return selectors.conflict_candidates(
         tenant_id=deal.tenant_id,
         deal_id=deal.pk,
         domain=deal.customer_domain_normalized,
         name=deal.customer_name_normalized,
         country=deal.country,
-        threshold=threshold,
+        threshold=rules.name_similarity_threshold,
     )
-    DealConflict.objects.filter(deal=deal).delete()
-    conflicts = DealConflict.objects.bulk_create(
+
+
+def _store_conflicts(
+    deal: Deal, found: list[tuple[int, float, bool]], *, replace: bool = True
+) -> list[DealConflict]:
+    """Store the conflicts found, replacing those stored before (a resubmission finds them
+    afresh)."""
+    if replace:
+        DealConflict.objects.filter(deal=deal).delete()
+    return DealConflict.objects.bulk_create(
         DealConflict(
             tenant_id=deal.tenant_id,
             deal=deal,
@@ -458,9 +477,6 @@ def detect_conflicts(deal: Deal, *, rules: EngagementRules | None = None) -> lis
         )
         for candidate_id, score, domain_match in found
     )
-    Deal.objects.filter(pk=deal.pk).update(conflict_count=len(conflicts))
-    deal.conflict_count = len(conflicts)
-    return conflicts
 
 
 @transaction.atomic
@@ -810,7 +826,7 @@ def deals_warn_expiring(*, now=None) -> int:
 def _visible(actor: Membership | None, deal: Deal) -> Deal:
     """Re-read the deal through the actor's visibility (404 if hidden), without a lock."""
     queryset = Deal.objects.all() if actor is None else selectors.deal_list(actor=actor)
-    found = queryset.filter(pk=deal.pk).first()
+    found = next(iter(queryset.order_by().filter(pk=deal.pk)), None)  # by pk: one row at most
     if found is None:
         raise Http404
     return found
@@ -824,11 +840,14 @@ def _lock_visible(actor: Membership | None, deal: Deal) -> Deal:
     review touching the same pair of deals do not deadlock on the foreign-key checks."""
     queryset = Deal.objects.all() if actor is None else selectors.deal_list(actor=actor)
     # With the partner's tier: its benefits (protection, auto-approval limit) decide approvals.
-    locked = (
-        queryset.select_related("partner__tier")
-        .select_for_update(no_key=True, of=("self",))
-        .filter(pk=deal.pk)
-        .first()
+    locked = next(
+        iter(
+            queryset.select_related("partner__tier")
+            .select_for_update(no_key=True, of=("self",))
+            .order_by()
+            .filter(pk=deal.pk)  # by pk: one row at most
+        ),
+        None,
     )
     if locked is None:
         raise Http404

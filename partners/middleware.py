@@ -16,7 +16,8 @@ import time
 
 from django.conf import settings
 from django.contrib.auth.views import redirect_to_login
-from django.db import connection
+from django.db import DatabaseError, connection
+from django.db.backends.signals import connection_created
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.urls import get_script_prefix, set_script_prefix
 from django.utils.translation import gettext as _
@@ -126,10 +127,15 @@ class TenantMiddleware:
         entered = tenant or _known_tenant(tenant_id)
         if entered is None:
             return None
-        with tenant_context(entered):
-            token = _live_token(key_hash, ids, entered)
-            if token is not None:
-                return self._as_token(request, token)
+        for _attempt in range(2):
+            try:
+                with tenant_context(entered):
+                    token = _live_token(key_hash, ids, entered)
+                    if token is not None:
+                        return self._as_token(request, token)
+                    return None
+            except _PreparedTokenFailed:
+                continue  # rolled back; again, with plain SQL
         return None
 
     def _as_token(self, request: HttpRequest, token) -> HttpResponse:
@@ -297,6 +303,50 @@ def _token_sql() -> str:
     return _TOKEN_SQL
 
 
+# The token query is a prepared statement of each connection (PREPARE with its first use):
+# PostgreSQL then plans it once instead of on every request (0.3 ms of its 0.4 ms). A failure
+# of the prepared path (a pooler that drops session state, a schema changed under a live
+# connection) switches the connection to plain SQL and the request is served again.
+_STATEMENT = "trellis_live_token"
+_PARAMS = ("token", "tenant", "hash", "membership", "user")
+_READY, _OFF = "ready", "off"
+
+
+class _PreparedTokenFailed(Exception):
+    """The prepared token query failed; its transaction is lost, the connection uses plain
+    SQL from now on."""
+
+
+def _forget_prepared(sender, connection, **kwargs) -> None:
+    connection.trellis_token_statement = None  # a new session has no prepared statements
+
+
+connection_created.connect(_forget_prepared, dispatch_uid="trellis_token_statement")
+
+
+def _token_row(params: dict) -> tuple | None:
+    state = getattr(connection, "trellis_token_statement", None)
+    with connection.cursor() as cursor:
+        # psycopg 3 binds parameters on the server, where one call cannot send two statements.
+        if state == _OFF or connection.Database.__name__ != "psycopg2":
+            cursor.execute(_token_sql(), params)
+            return cursor.fetchone()
+        arguments = ", ".join(f"%({name})s" for name in _PARAMS)
+        sql = f"EXECUTE {_STATEMENT}({arguments})"
+        if state != _READY:
+            body = _token_sql()
+            for number, name in enumerate(_PARAMS, start=1):
+                body = body.replace(f"%({name})s", f"${number}")
+            sql = f"PREPARE {_STATEMENT} AS {body}; {sql}"
+        try:
+            cursor.execute(sql, params)
+        except DatabaseError as exc:
+            connection.trellis_token_statement = _OFF
+            raise _PreparedTokenFailed from exc
+        connection.trellis_token_statement = _READY
+        return cursor.fetchone()
+
+
 def _live_token(key_hash: str, ids: dict, tenant: Tenant):
     """The live token behind known ids, in the current tenant (one query), with its
     membership, user and partner; None if revoked, deactivated, stale, or if the tenant row
@@ -310,9 +360,7 @@ def _live_token(key_hash: str, ids: dict, tenant: Tenant):
         "membership": ids.get("membership_id"),
         "user": ids.get("user_id"),
     }
-    with connection.cursor() as cursor:
-        cursor.execute(_token_sql(), params)
-        row = cursor.fetchone()
+    row = _token_row(params)
     if row is None:
         return None
     parts = []

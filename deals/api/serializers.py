@@ -14,6 +14,7 @@ from __future__ import annotations
 import functools
 from datetime import date
 from decimal import Decimal
+from types import SimpleNamespace
 
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -263,9 +264,11 @@ class DealSerializer(serializers.ModelSerializer):
         (building one per response, with its nested serializers, costs more than rendering)."""
         data = self._list_representation(deal)
         fields = _detail_fields()
+        rows = self.context.get("detail_rows")
+        related = {} if rows is None else _detail_related(rows)
         for name in _DETAIL_ONLY:
             field = fields[name]
-            attribute = field.get_attribute(deal)
+            attribute = related[name] if name in related else field.get_attribute(deal)
             data[name] = None if attribute is None else field.to_representation(attribute)
         return data
 
@@ -338,7 +341,9 @@ class _RowFormats:
         if value.tzinfo is None or not self.iso:
             return self.fields[name].to_representation(value)
         text = value.astimezone(self.zone).isoformat()
-        return text[:-6] + "Z" if text.endswith("+00:00") else text
+        if text[-6:] == "+00:00":
+            return text[:-6] + "Z"
+        return text
 
     def day(self, name: str, value):
         if value is None:
@@ -367,7 +372,7 @@ def _str_or_none(value):
 def _deal_dict(deal, formats: _RowFormats, *, partner, registered_by, lost_reason) -> dict:
     """The list rendering of a deal (a model instance or a ``LIST_COLUMNS`` row): the keys of
     ``DealSerializer.Meta.fields`` in order."""
-    text = _str_or_none
+    text, when, day, money = _str_or_none, formats.when, formats.day, formats.money
     return {
         "id": deal.id,
         "external_id": text(deal.external_id),
@@ -379,8 +384,8 @@ def _deal_dict(deal, formats: _RowFormats, *, partner, registered_by, lost_reaso
         "contact_email": text(deal.contact_email),
         "contact_phone": text(deal.contact_phone),
         "currency": text(deal.currency),
-        "total": formats.money("total", deal.total),
-        "expected_close_date": formats.day("expected_close_date", deal.expected_close_date),
+        "total": money("total", deal.total),
+        "expected_close_date": day("expected_close_date", deal.expected_close_date),
         "stage": text(deal.stage),
         "deal_type": text(deal.deal_type),
         "direct": deal.partner_id is None,  # Deal.is_direct
@@ -393,15 +398,15 @@ def _deal_dict(deal, formats: _RowFormats, *, partner, registered_by, lost_reaso
             "email": str(registered_by[2]),
         },
         "notes": text(deal.notes),
-        "created_at": formats.when("created_at", deal.created_at),
-        "updated_at": formats.when("updated_at", deal.updated_at),
-        "submitted_at": formats.when("submitted_at", deal.submitted_at),
-        "decided_at": formats.when("decided_at", deal.decided_at),
+        "created_at": when("created_at", deal.created_at),
+        "updated_at": when("updated_at", deal.updated_at),
+        "submitted_at": when("submitted_at", deal.submitted_at),
+        "decided_at": when("decided_at", deal.decided_at),
         "auto_approved": None if deal.auto_approved is None else bool(deal.auto_approved),
-        "protection_ends_at": formats.when("protection_ends_at", deal.protection_ends_at),
+        "protection_ends_at": when("protection_ends_at", deal.protection_ends_at),
         "extension_status": text(deal.extension_status),
-        "won_amount": formats.money("won_amount", deal.won_amount),
-        "closed_on": formats.day("closed_on", deal.closed_on),
+        "won_amount": money("won_amount", deal.won_amount),
+        "closed_on": day("closed_on", deal.closed_on),
         "lost_reason": None
         if lost_reason is None
         else {"id": lost_reason[0], "name": str(lost_reason[1])},
@@ -465,6 +470,42 @@ class DealDetailSerializer(DealSerializer):
 _DETAIL_ONLY = [
     name for name in DealDetailSerializer.Meta.fields if name not in DealSerializer.Meta.fields
 ]
+
+
+def _detail_related(rows) -> dict[str, list]:
+    """deals.selectors.DealDetailRows as the objects the detail's nested serializers read
+    (the attributes of DealLine, DealPartner and DealTransition they render)."""
+    return {
+        "lines": [
+            SimpleNamespace(
+                id=line_id,
+                quantity=quantity,
+                unit_price=unit_price,
+                amount=amount,
+                product=SimpleNamespace(id=product_id, sku=sku, name=name),
+            )
+            for line_id, quantity, unit_price, amount, product_id, sku, name in rows.lines
+        ],
+        "further_partners": [
+            SimpleNamespace(partner=SimpleNamespace(id=partner_id, name=name), role=role)
+            for partner_id, name, role in rows.further_partners
+        ],
+        "timeline": [
+            SimpleNamespace(
+                from_status=from_status,
+                to_status=to_status,
+                actor=None
+                if email is None
+                else SimpleNamespace(id=actor_id, full_name=full_name, email=email),
+                automatic=automatic,
+                comment=comment,
+                at=at,
+            )
+            for from_status, to_status, actor_id, full_name, email, automatic, comment, at in (
+                rows.timeline
+            )
+        ],
+    }
 
 
 @functools.cache

@@ -19,7 +19,7 @@ permission a 403; an illegal transition a 400 with code ``invalid``.
 from __future__ import annotations
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db.models import Prefetch, QuerySet, prefetch_related_objects
+from django.db.models import Prefetch, QuerySet
 from django.http import StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
@@ -30,7 +30,7 @@ from drf_spectacular.utils import (
 )
 from rest_framework import mixins, status
 from rest_framework.decorators import action
-from rest_framework.exceptions import NotFound
+from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.response import Response
 
 from deals import catalog, selectors, services, sync
@@ -39,7 +39,7 @@ from deals.api import filters as f
 from deals.api import serializers as s
 from deals.models import Deal, DealLine, DealPartner, DealTransition, LostReason, Product
 from deals.services import DealInput
-from partners.api.base import TenantViewSet
+from partners.api.base import TenantViewSet, parse_id
 from partners.api.errors import error_responses
 from partners.api.pagination import CursorPagination
 from partners.tenancy import require_tenant
@@ -303,10 +303,13 @@ class DealViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantViewSe
 
     def _written(self, deal: Deal) -> Response:
         """The deal a transition service returns, as it now stands: the row it read through
-        the actor's scope under a lock and then wrote, so only the related rows are read."""
-        prefetch_related_objects([deal], *self._detail_prefetches())
-        body = s.DealDetailSerializer(deal, context=self.get_serializer_context()).data
-        return Response(body)
+        the actor's scope under a lock and then wrote, so only the related rows are read
+        (as plain rows: deals.selectors.deal_detail_rows)."""
+        context = {
+            **self.get_serializer_context(),
+            "detail_rows": selectors.deal_detail_rows(deal=deal),
+        }
+        return Response(s.DealDetailSerializer(deal, context=context).data)
 
     def _parse(self, request):
         serializer = self.INPUT_SERIALIZERS[self.action](data=request.data)
@@ -386,10 +389,20 @@ class DealViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantViewSe
     )
     @action(detail=True, methods=["post"], required_perms={"POST": _REGISTER})
     def submit(self, request, *args, **kwargs):
-        deal = self.get_object()
-        data = self._parse(request).validated_data
+        # deal_submit's first step reads the deal through the actor's scope under a lock (a
+        # hidden deal is a 404 there), so the view does not read it first; a bad body still
+        # answers 404 for a hidden deal, as everywhere.
+        pk = parse_id(self.kwargs.get(self.lookup_url_kwarg or self.lookup_field))
+        if pk is None:
+            raise NotFound()
+        serializer = s.SubmitSerializer(data=request.data)
+        if not serializer.is_valid():
+            self.get_object()
+            raise ValidationError(serializer.errors)
         deal = services.deal_submit(
-            actor=self.membership, deal=deal, comment=data.get("comment", "")
+            actor=self.membership,
+            deal=Deal(pk=pk, tenant=require_tenant()),
+            comment=serializer.validated_data.get("comment", ""),
         )
         return self._written(deal)
 

@@ -91,7 +91,8 @@ class TenantViewSet(TenantScopedMixin, viewsets.GenericViewSet):
         pk = parse_id(self.kwargs.get(lookup_kwarg))
         if pk is None:
             raise exceptions.NotFound()
-        obj = self.get_queryset().filter(pk=pk).first()
+        # By primary key: one row at most, so no ORDER BY ... LIMIT 1 (as first() would add).
+        obj = next(iter(self.get_queryset().order_by().filter(pk=pk)), None)
         if obj is None:
             raise exceptions.NotFound()
         self.check_object_permissions(self.request, obj)

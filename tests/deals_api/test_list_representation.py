@@ -98,6 +98,7 @@ def test_the_detail_is_byte_identical_to_the_generic_rendering(
 ):
     """DealDetailSerializer renders the list row plus its own fields through fields built
     once: the same bytes as DRF's generic rendering, lines, partners and timeline included."""
+    from deals import selectors
     from deals.api.serializers import DealDetailSerializer
     from deals.api.views import DealViewSet
     from deals.services import LineInput
@@ -113,6 +114,13 @@ def test_the_detail_is_byte_identical_to_the_generic_rendering(
         ],
     )
     make_deal(partner_rep, status="lost", lost_reason=lost_reason)
+    with tenant_context(tenant):  # one approved by the system: a timeline entry with no actor
+        from deals.models import EngagementRules
+
+        EngagementRules.objects.update_or_create(
+            tenant=tenant, defaults={"auto_approve_max_total": Decimal("1000000")}
+        )
+    make_deal(partner_rep, status="submitted", customer_name="Quiet Auto Corp")
     for zone in ["UTC", "Asia/Kolkata"]:
         tenant.time_zone = zone
         with tenant_context(tenant):
@@ -124,7 +132,13 @@ def test_the_detail_is_byte_identical_to_the_generic_rendering(
             serializer = DealDetailSerializer()
             assert any(deal.transitions.all() for deal in deals)
             assert any(deal.further_partners.all() for deal in deals)
+            assert any(t.actor_id is None for deal in deals for t in deal.transitions.all())
             for deal in deals:
                 fast = json.dumps(serializer._detail_representation(deal), cls=JSONEncoder)
                 generic = json.dumps(_generic(serializer, deal), cls=JSONEncoder)
                 assert fast == generic
+                # From plain rows (what a submit answers with): the same bytes again.
+                from_rows = DealDetailSerializer(
+                    context={"detail_rows": selectors.deal_detail_rows(deal=deal)}
+                )._detail_representation(deal)
+                assert json.dumps(from_rows, cls=JSONEncoder) == generic
