@@ -19,6 +19,7 @@ from deals.models import (
     Deal,
     DealConflict,
     DealPartner,
+    DealStatus,
     DealTransition,
     DealUserObjectPermission,
 )
@@ -277,3 +278,10 @@ def conflict_candidates(
         )
         rows = cursor.fetchall()
     return [(row[0], float(row[1]), bool(row[2])) for row in rows]
+
+
+def note_is_internal(*, from_status: str, to_status: str, automatic: bool) -> bool:
+    """Whether a timeline comment is kept from partner users: a reviewer's approval note
+    (an override of the first-approved rule may name the rival registration). The portal's
+    deal page and the API both ask this."""
+    return to_status == DealStatus.APPROVED and from_status != DealStatus.APPROVED and not automatic

@@ -184,11 +184,11 @@ def _timeline_for_partner(
         else:
             who, staff = _("A partner user"), False
         comment = transition.comment
-        is_approval = (
-            transition.to_status == DealStatus.APPROVED
-            and transition.from_status != DealStatus.APPROVED
-        )
-        if is_approval and staff:
+        if staff and selectors.note_is_internal(
+            from_status=transition.from_status,
+            to_status=transition.to_status,
+            automatic=transition.automatic,
+        ):
             comment = ""
         entries.append(
             TimelineEntry(

@@ -21,6 +21,7 @@ from django.utils.translation import gettext_lazy as _
 from rest_framework import ISO_8601, serializers
 from rest_framework.settings import api_settings
 
+from deals import selectors
 from deals.models import (
     Deal,
     DealConflict,
@@ -456,9 +457,11 @@ class DealDetailSerializer(DealSerializer):
         # of the first-approved rule may name the rival registration.
         data["timeline"] = [
             {**entry, "comment": ""}
-            if entry["to_status"] == "approved"
-            and entry["from_status"] != "approved"
-            and not entry["automatic"]
+            if selectors.note_is_internal(
+                from_status=entry["from_status"],
+                to_status=entry["to_status"],
+                automatic=entry["automatic"],
+            )
             else entry
             for entry in data["timeline"]
         ]
