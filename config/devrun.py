@@ -264,7 +264,7 @@ def main() -> int:
                     "-l",
                     "info",
                     "--scheduler",
-                    "django_celery_beat.schedulers:DatabaseScheduler",
+                    "config.beat:DefaultsOnlyDatabaseScheduler",
                     "--pidfile",
                     str(DATA_DIR / "celerybeat.pid"),
                     "--schedule",
